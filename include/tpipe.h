@@ -1,0 +1,356 @@
+/* tpipe.h - the whole public API of tpipe: a thread-safe buffered pipe for
+ * moving bytes between threads, a buffered stream wrapper and errno helpers.
+ *
+ * Conventions shared by every function below:
+ *  - Errors follow read(2)/write(2): a failing call returns -1 (or NULL) and
+ *    sets errno. A call that moved some bytes returns the count instead.
+ *  - Timeouts are double seconds. TP_FOREVER (any negative value) waits
+ *    forever; 0 fails with ETIMEDOUT at once instead of waiting; NaN is EINVAL.
+ *  - Every function may be called from any thread unless it says otherwise.
+ *    Blocking calls spin briefly, then sleep without using CPU.
+ *  - Buffers handed to the caller (readall, readmatch) are allocated with the
+ *    current allocator: release them with tp_free() (plain free() unless
+ *    tp_set_allocator() installed another allocator).
+ */
+#ifndef TPIPE_H
+#define TPIPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define TP_API __attribute__((visibility("default")))
+#else
+#define TP_API
+#endif
+
+#define TPIPE_VERSION_MAJOR 0
+#define TPIPE_VERSION_MINOR 1
+#define TPIPE_VERSION_PATCH 0
+
+/* Wait forever (any negative timeout does). */
+#define TP_FOREVER (-1.0)
+
+/* Default buffer size of a pipe and of a wrapper (bsize/buffsize 0). */
+#define TP_DEFAULT_BSIZE 8192
+
+typedef struct tp_pipe tp_pipe;
+typedef struct tp_wrapper tp_wrapper;
+typedef struct tp_event tp_event;
+typedef struct tp_view tp_view;
+
+/* Called exactly once when the pipe no longer needs a buffer given to
+ * tp_pipe_write_ref(). Runs on whichever thread finished with the buffer
+ * (a reader, tp_view_release, tp_pipe_close or tp_pipe_free), never while a
+ * pipe lock is held, so it may call back into tpipe. */
+typedef void (*tp_release_fn)(void *ctx);
+
+/* A byte source for tp_wrapper, following read(2): returns >0 bytes read,
+ * 0 at end of file, or -1 with errno set (EAGAIN meaning "blocked"). */
+typedef ssize_t (*tp_read_fn)(void *ctx, void *buf, size_t n);
+
+/* ---------------------------------------------------------------------
+ * errno helpers
+ * ------------------------------------------------------------------- */
+
+/* True if err says a non-blocking operation would block: EAGAIN,
+ * EWOULDBLOCK (which may differ) and, where defined, WSAEWOULDBLOCK.
+ * Pure function; any thread. */
+TP_API bool tp_io_blocked(int err);
+
+/* True if err says an operation timed out: ETIMEDOUT and, where defined,
+ * WSAETIMEDOUT. Pure function; any thread. */
+TP_API bool tp_io_timedout(int err);
+
+/* ---------------------------------------------------------------------
+ * Allocation and logging hooks (process-wide)
+ * ------------------------------------------------------------------- */
+
+/* A replaceable allocator. malloc_fn and realloc_fn return NULL on failure;
+ * realloc_fn(NULL, n) must behave as malloc_fn(n); free_fn(NULL) must be a
+ * no-op. ctx is passed to each call. */
+typedef struct tp_allocator {
+    void *(*malloc_fn)(size_t size, void *ctx);
+    void *(*realloc_fn)(void *ptr, size_t size, void *ctx);
+    void (*free_fn)(void *ptr, void *ctx);
+    void *ctx;
+} tp_allocator;
+
+/* Installs the allocator every later tpipe allocation uses; NULL restores
+ * malloc/realloc/free. Returns 0, or -1/EINVAL if a function is missing.
+ * Call it only while no tpipe object or tpipe-allocated buffer exists
+ * (memory must be freed by the allocator that made it); it is not
+ * synchronised with other tpipe calls. */
+TP_API int tp_set_allocator(const tp_allocator *alloc);
+
+/* Frees a buffer that tpipe handed over (readall, readmatch) with the
+ * current allocator. NULL is a no-op. Any thread. */
+TP_API void tp_free(void *ptr);
+
+enum tp_log_level { TP_LOG_DEBUG = 0, TP_LOG_INFO, TP_LOG_WARNING, TP_LOG_ERROR };
+
+/* Receives tpipe's log lines (today: the warning when tp_pipe_close
+ * discards buffered data). name is the pipe's name, or NULL if it has none;
+ * msg is one line without a newline. Called from the thread that logs, with
+ * no tpipe lock held. */
+typedef void (*tp_log_fn)(int level, const char *name, const char *msg, void *ctx);
+
+/* Replaces the log sink; NULL restores the default, which writes one line
+ * "tpipe: WARNING: pipe NAME: MSG" to stderr. Thread-safe with respect to
+ * logging threads: each line goes to either the old or the new sink. */
+TP_API void tp_set_log_fn(tp_log_fn fn, void *ctx);
+
+/* ---------------------------------------------------------------------
+ * tp_event: a flag shared between threads, like Python's threading.Event
+ * ------------------------------------------------------------------- */
+
+/* Creates a cleared event. NULL/ENOMEM on failure. */
+TP_API tp_event *tp_event_new(void);
+
+/* Frees ev (NULL is a no-op). Only when no thread waits on it and no pipe
+ * uses it as its rflag any more. */
+TP_API void tp_event_free(tp_event *ev);
+
+/* Sets the flag and wakes every waiter. NULL is a no-op. Any thread. */
+TP_API void tp_event_set(tp_event *ev);
+
+/* Clears the flag. NULL is a no-op. Any thread. */
+TP_API void tp_event_clear(tp_event *ev);
+
+/* True if the flag is set (false for NULL). Any thread; never blocks. */
+TP_API bool tp_event_is_set(const tp_event *ev);
+
+/* Blocks until the flag is set or timeout seconds pass. Returns 0 once
+ * set; -1/ETIMEDOUT on timeout; -1/EINVAL for NULL or a NaN timeout.
+ * Any thread. */
+TP_API int tp_event_wait(tp_event *ev, double timeout);
+
+/* ---------------------------------------------------------------------
+ * tp_pipe: a thread-safe buffered pipe
+ * ------------------------------------------------------------------- */
+
+/* Creates a pipe. bsize guides flow control (0 means TP_DEFAULT_BSIZE);
+ * rblocking / wblocking say whether reads / writes may block (a
+ * non-blocking end fails with EAGAIN instead); timeout applies to blocked
+ * reads, writes and flushes; name (may be NULL) is copied and used in log
+ * lines. No memory beyond the pipe itself is allocated before the first
+ * write. Returns NULL with EINVAL (NaN timeout) or ENOMEM. Any thread. */
+TP_API tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeout,
+                            const char *name);
+
+/* Frees the pipe and everything buffered in it; release callbacks of
+ * buffered write_ref data run before it returns. Views still held stay
+ * valid until released. NULL is a no-op. Call only once no other thread
+ * uses the pipe (close it and join them first). */
+TP_API void tp_pipe_free(tp_pipe *p);
+
+/* The name given to tp_pipe_new (NULL if none). Valid until tp_pipe_free. */
+TP_API const char *tp_pipe_name(const tp_pipe *p);
+
+/* The effective bsize (after 0 became the default). 0 for NULL. */
+TP_API size_t tp_pipe_bsize(const tp_pipe *p);
+
+/* The timeout given to tp_pipe_new (negative: forever). */
+TP_API double tp_pipe_timeout(const tp_pipe *p);
+
+/* Read / write end blocking modes. The setters take effect for calls that
+ * start afterwards; NULL is ignored (getters return false). Any thread. */
+TP_API bool tp_pipe_readblocking(const tp_pipe *p);
+TP_API void tp_pipe_set_readblocking(tp_pipe *p, bool blocking);
+TP_API bool tp_pipe_writeblocking(const tp_pipe *p);
+TP_API void tp_pipe_set_writeblocking(tp_pipe *p, bool blocking);
+
+/* True if no unread byte is buffered (true for NULL). Never blocks. */
+TP_API bool tp_pipe_empty(tp_pipe *p);
+
+/* Bytes written and not yet read (0 for NULL). Never blocks. */
+TP_API size_t tp_pipe_buffered(tp_pipe *p);
+
+/* Bytes the next non-blocking write is sure to accept: bsize minus what is
+ * buffered, never below 0; 0 means full, and then the rflag is cleared.
+ * Returns -1/EPIPE once EOF was written or the pipe is closed, -1/EINVAL
+ * for NULL. Never blocks. With several writers the figure is only a hint. */
+TP_API ssize_t tp_pipe_canwrite(tp_pipe *p);
+
+/* 1 if the next read will not block (data buffered, or EOF written: that
+ * read then returns 0), 0 otherwise, -1/EPIPE once closed, -1/EINVAL for
+ * NULL. Never blocks. */
+TP_API int tp_pipe_canread(tp_pipe *p);
+
+/* Installs ev as the pipe's "reader detected" flag (NULL removes it). The
+ * pipe sets it at the start of every read call (read, read_view, each read
+ * readall makes), when readmatch succeeds or finds no match while there is
+ * room, and when the pipe is closed (at once if it already is); it clears
+ * it when tp_pipe_canwrite returns 0. The caller keeps ownership of ev and
+ * must keep it alive until it is removed or the pipe freed. Any thread. */
+TP_API void tp_pipe_set_rflag(tp_pipe *p, tp_event *ev);
+
+/* Wait until canwrite > 0 / canread is true / the buffer is empty.
+ * Return 0 when it holds (at once if it already does); -1/ETIMEDOUT after
+ * timeout seconds (0: at once instead of waiting); -1/EPIPE where canwrite /
+ * canread would fail, also when that happens while waiting: write_wait
+ * after EOF or close, read_wait and flush_wait after close. flush_wait
+ * still waits for the reader to drain the buffer after EOF. -1/EINVAL for
+ * NULL or a NaN timeout. Blocking; any thread. */
+TP_API int tp_pipe_write_wait(tp_pipe *p, double timeout);
+TP_API int tp_pipe_read_wait(tp_pipe *p, double timeout);
+TP_API int tp_pipe_flush_wait(tp_pipe *p, double timeout);
+
+/* Copies at most canwrite bytes of buf into the pipe and returns how many
+ * (a partial write is normal; n == 0 returns 0). When the pipe is full a
+ * blocking writer waits (up to the pipe's timeout from the start of the
+ * call: -1/ETIMEDOUT) and a non-blocking writer gets -1/EAGAIN. -1/EPIPE if
+ * EOF was written or the pipe closed, also while waiting. -1/EINVAL for a
+ * NULL pipe, or NULL buf with n > 0; -1/ENOMEM. The bytes of one call are
+ * contiguous in the stream: concurrent writers never interleave inside a
+ * call. Blocking (per the write end's mode); any thread. */
+TP_API ssize_t tp_pipe_write(tp_pipe *p, const void *buf, size_t n);
+
+/* Hands buf to the pipe without copying. Once canwrite > 0 the whole of buf
+ * is accepted (even beyond bsize) and n is returned; while the pipe is full
+ * it waits / fails exactly like tp_pipe_write. On success the pipe owns the
+ * bytes: buf must stay valid and unchanged until release(ctx) is called,
+ * exactly once, by whichever thread finishes with it (the last reader or
+ * view, close, or free); release may be NULL. On failure (-1 with EPIPE,
+ * ETIMEDOUT, EAGAIN, EINVAL, ENOMEM) the caller still owns buf and release
+ * is not called. n == 0 returns 0 and calls release before returning.
+ * Blocking (per the write end's mode); any thread. */
+TP_API ssize_t tp_pipe_write_ref(tp_pipe *p, const void *buf, size_t n, tp_release_fn release,
+                                 void *ctx);
+
+/* Marks end of data: waiting readers wake, later writes fail with EPIPE,
+ * buffered data stays readable. Idempotent; returns 0 (also on a closed
+ * pipe), -1/EINVAL for NULL. Never blocks. */
+TP_API int tp_pipe_write_eof(tp_pipe *p);
+
+/* True once tp_pipe_write_eof (or close) was called. Never blocks. */
+TP_API bool tp_pipe_eof(tp_pipe *p);
+
+/* Blocking writer: waits until the reader has drained the buffer; returns
+ * 0, or -1/ETIMEDOUT if the reader made no progress for timeout seconds
+ * (the clock restarts whenever it reads). Non-blocking writer: 0 if empty,
+ * else -1/EAGAIN at once. -1/EPIPE if the pipe is (or becomes) closed,
+ * -1/EINVAL for NULL. Any thread. */
+TP_API int tp_pipe_flush(tp_pipe *p);
+
+/* The reader closes: discards everything buffered (releasing write_ref
+ * buffers; a non-empty discard logs a warning naming the pipe), marks EOF,
+ * wakes every waiting thread (their calls fail with EPIPE) and sets the
+ * rflag. Afterwards every read, write, readmatch, readall, flush and wait
+ * fails with EPIPE. Idempotent; NULL is a no-op. Never blocks. */
+TP_API void tp_pipe_close(tp_pipe *p);
+
+/* True once tp_pipe_close was called. Never blocks. */
+TP_API bool tp_pipe_closed(tp_pipe *p);
+
+/* Copies 1..n buffered bytes into buf, returning as soon as there is some
+ * data. Returns 0 at EOF (written and drained) and for n == 0. Empty pipe:
+ * a blocking reader waits (pipe timeout: -1/ETIMEDOUT), a non-blocking one
+ * gets -1/EAGAIN. -1/EPIPE once closed (also while waiting); -1/EINVAL for
+ * a NULL pipe, or NULL buf with n > 0. Sets the rflag first. Blocking (per
+ * the read end's mode); any thread. */
+TP_API ssize_t tp_pipe_read(tp_pipe *p, void *buf, size_t n);
+
+/* Zero-copy read: takes up to max bytes from the head of the buffer without
+ * copying, sets *data to them and *view to a handle, and returns the count.
+ * It may return fewer than max when the next bytes are not contiguous. The
+ * bytes count as read at once, but stay valid until tp_view_release(*view),
+ * whatever happens to the pipe meanwhile (close, free). Waits, fails and
+ * returns 0 exactly like tp_pipe_read; *data and *view are NULL whenever
+ * nothing is returned. -1/EINVAL if data or view is NULL. Blocking (per the
+ * read end's mode); any thread. */
+TP_API ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_view **view);
+
+/* Releases a view from tp_pipe_read_view: once per view, from any thread,
+ * also after the pipe was freed. A write_ref buffer's release callback runs
+ * only after the last view into it is released. NULL is a no-op. */
+TP_API void tp_view_release(tp_view *v);
+
+/* Reads to EOF and returns everything in one buffer: *out (free with
+ * tp_free; non-NULL on success, even for 0 bytes) and *len. Always blocks
+ * until EOF, even on a non-blocking read end (whose mode is unchanged);
+ * each read is timed on its own with the pipe's timeout. Returns 0, or -1
+ * with ETIMEDOUT, EPIPE or ENOMEM, in which case *out and *len still hold
+ * what was consumed so far (*out NULL if nothing). -1/EINVAL for NULL
+ * arguments. Blocking; any thread. */
+TP_API int tp_pipe_readall(tp_pipe *p, void **out, size_t *len);
+
+/* Reads up to and including the first occurrence of match (mlen bytes;
+ * match NULL selects "\r\n" and mlen is ignored). Returns the line's length
+ * with the line in *out (free with tp_free). Not found yet: a blocking
+ * reader waits for more data (-1/ETIMEDOUT only when no new data arrived
+ * for the pipe's timeout), a non-blocking one gets -1/EAGAIN. Not found and
+ * the buffer is full: -1/ENOBUFS, nothing consumed. EOF written and no
+ * match: returns 0 and the remaining bytes stay readable with read (EOF
+ * takes precedence over ENOBUFS). -1/EPIPE once closed; -1/EINVAL for NULL
+ * p or out, or mlen == 0 with a non-NULL match; -1/ENOMEM. *out is NULL
+ * whenever the return is not positive. Searching resumes where the last
+ * call stopped, so a line trickling in costs time linear in its length.
+ * Blocking (per the read end's mode); any thread. */
+TP_API ssize_t tp_pipe_readmatch(tp_pipe *p, const void *match, size_t mlen, void **out);
+
+/* ---------------------------------------------------------------------
+ * tp_wrapper: makes the head of any readable source seekable
+ * ------------------------------------------------------------------- */
+
+/* Wraps a source. Reads it at once until EOF or until buffsize bytes
+ * (0 means TP_DEFAULT_BSIZE) are buffered. If EOF was seen the wrapper is
+ * seekable and knows the length; otherwise (buffsize bytes read, the source
+ * blocked with EAGAIN, or it failed) it is "overflowed": reads come from
+ * the buffer, then straight from the source. A source error is kept and
+ * reported once, with its errno, by the read that reaches its position.
+ * The wrapper does not own ctx. Returns NULL with EINVAL (NULL read) or
+ * ENOMEM. Calls on one wrapper are serialised by its own lock. */
+TP_API tp_wrapper *tp_wrapper_new(tp_read_fn read, void *ctx, size_t buffsize);
+
+/* Ready-made sources. _pipe reads p with tp_pipe_read (p must outlive the
+ * wrapper); _fd reads fd with read(2), retrying EINTR (the fd is not
+ * closed); _mem reads a copy-free memory block (data must outlive the
+ * wrapper). Same returns as tp_wrapper_new. */
+TP_API tp_wrapper *tp_wrapper_new_pipe(tp_pipe *p, size_t buffsize);
+TP_API tp_wrapper *tp_wrapper_new_fd(int fd, size_t buffsize);
+TP_API tp_wrapper *tp_wrapper_new_mem(const void *data, size_t len, size_t buffsize);
+
+/* tp_read_fn adapters, for use with tp_wrapper_new or on their own:
+ * ctx is a tp_pipe * / a file descriptor cast with (void *)(intptr_t)fd. */
+TP_API ssize_t tp_read_pipe(void *pipe, void *buf, size_t n);
+TP_API ssize_t tp_read_fd(void *fd, void *buf, size_t n);
+
+/* Frees the wrapper and its buffer, not the source. NULL is a no-op. */
+TP_API void tp_wrapper_free(tp_wrapper *w);
+
+/* True if the whole source is buffered (EOF seen during construction). */
+TP_API bool tp_wrapper_seekable(tp_wrapper *w);
+
+/* Source length if seekable, else -1 (also for NULL). */
+TP_API off_t tp_wrapper_length(tp_wrapper *w);
+
+/* Current position. -1/ESPIPE if not seekable, -1/EINVAL for NULL. */
+TP_API off_t tp_wrapper_tell(tp_wrapper *w);
+
+/* Moves like lseek(2): whence SEEK_SET, SEEK_CUR or SEEK_END; a position
+ * past the end is allowed (reads there return 0). Returns the new position;
+ * -1/EINVAL for a negative result, bad whence or NULL; -1/ESPIPE if not
+ * seekable. */
+TP_API off_t tp_wrapper_seek(tp_wrapper *w, off_t off, int whence);
+
+/* Reads like tp_pipe_read: from the buffer, then (overflowed) from the
+ * source, passing its EAGAIN and errors through. 0 at end. -1/EINVAL for
+ * NULL w, or NULL buf with n > 0. Blocks only if the source does. */
+TP_API ssize_t tp_wrapper_read(tp_wrapper *w, void *buf, size_t n);
+
+/* Copies up to n bytes from the buffer at the current position without
+ * advancing; 0 once the position is past the buffered part. Never reads
+ * the source. -1/EINVAL as tp_wrapper_read. */
+TP_API ssize_t tp_wrapper_peek(tp_wrapper *w, void *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TPIPE_H */
