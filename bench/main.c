@@ -101,6 +101,8 @@ static void usage(FILE *out)
             "  --quick           CI smoke: 1 run, 0.02 s per run, 0.05 s idle\n"
             "  --csv=FILE        write every figure as CSV\n"
             "  --chart=FILE      write the data bench/chart.gp plots\n"
+            "  --verify          readers check every byte received (slower; exit 3 on a\n"
+            "                    difference)\n"
             "  --quiet           no progress line on stderr\n"
             "  --help            this text\n");
 }
@@ -195,6 +197,8 @@ int main(int argc, char **argv)
             o.quick = true;
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = true;
+        } else if (strcmp(a, "--verify") == 0) {
+            o.verify = true;
         } else if ((v = opt_value(a, "--workload"))) {
             ok = parse_list(v, wnames, TB_NWORKLOADS, &o.workloads);
         } else if ((v = opt_value(a, "--transport"))) {
@@ -231,6 +235,14 @@ int main(int argc, char **argv)
     }
     if (probe)
         return tb_rss_probe_child(probe, o.duration);
+    /* Our own path, for the RSS probe: readlink rather than exec-ing
+     * /proc/self/exe, which under valgrind is valgrind itself. */
+    static char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0) {
+        self[len] = '\0';
+        o.self = self;
+    }
     if (o.quick) {
         if (!set_runs)
             o.runs = 1;

@@ -3,7 +3,7 @@
 # Usage: cmake -DTPBENCH=path -DOUT=dir -P smoke.cmake
 file(MAKE_DIRECTORY ${OUT})
 execute_process(
-  COMMAND ${TPBENCH} --quick --quiet --csv=${OUT}/smoke.csv --chart=${OUT}/smoke.dat
+  COMMAND ${TPBENCH} --quick --quiet --verify --csv=${OUT}/smoke.csv --chart=${OUT}/smoke.dat
   RESULT_VARIABLE rc
   OUTPUT_VARIABLE out
   ERROR_VARIABLE err)

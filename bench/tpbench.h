@@ -49,9 +49,10 @@ typedef struct tb_options {
     double idle;         /* seconds the idle reader stays blocked */
     const char *csv;     /* CSV output file, or NULL */
     const char *chart;   /* gnuplot data output file, or NULL */
-    const char *self;    /* argv[0], to re-run ourselves for the RSS probe */
+    const char *self;    /* our executable's path, to re-run it for the RSS probe */
     bool quick;          /* CI smoke: tiny durations, one run */
     bool quiet;          /* no progress line */
+    bool verify;         /* readers check every byte they get (slower) */
 } tb_options;
 
 /* ---- main.c: progress ---------------------------------------------- */

@@ -57,6 +57,10 @@ static void pingpong_once(const tb_options *o, enum tb_transport t, samples *s)
         double t0 = tb_now();
         if (tb_chan_write(pp.ping, &b, 1) != 0 || tb_chan_read(pp.pong, &b, 1) != 1)
             tb_die("ping-pong");
+        if (b != (unsigned char)i) {
+            fprintf(stderr, "\ntpbench: %s echoed the wrong byte\n", tb_transport_name(t));
+            exit(3);
+        }
         double t1 = tb_now();
         if (i >= WARMUP) {
             push(s, (t1 - t0) * 1e6);

@@ -219,7 +219,7 @@ static long rss_probe(const tb_options *o, const char *what)
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     posix_spawn_file_actions_addclose(&fa, fds[1]);
     pid_t pid;
-    int err = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
+    int err = posix_spawn(&pid, o->self, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     if (err != 0) {
@@ -258,11 +258,14 @@ void tb_wl_memory(const tb_options *o)
             if (tp_set_allocator(&counting) != 0)
                 tb_die("tp_set_allocator");
             long before = atomic_load(&live);
+            unsigned long calls = atomic_load(&n_allocs);
             tp_pipe *p = tp_pipe_new(0, true, true, TP_FOREVER, NULL);
             if (!p)
                 tb_die("tp_pipe_new");
             tb_record("memory", "idle pipe", "bytes", false, TB_TPIPE,
                       (double)(atomic_load(&live) - before));
+            tb_record("memory", "idle pipe", "allocations", false, TB_TPIPE,
+                      (double)(atomic_load(&n_allocs) - calls));
             tp_pipe_free(p);
 
             tb_record("memory", "write 64K", "allocs/write", false, TB_TPIPE,

@@ -30,6 +30,7 @@ typedef struct ref_slot {
  * it exits and read by the main thread after joining it. */
 typedef struct stream_job {
     tb_chan *c;
+    enum tb_transport t;
     enum wmode wmode;
     enum rmode rmode;
     size_t wsize;             /* bytes per write call */
@@ -39,10 +40,12 @@ typedef struct stream_job {
     double seconds;           /* per writer: stop after this long ... */
     uint64_t limit;           /* ... or after this many bytes (if > 0) */
     ref_slot *pool;           /* W_REF: POOL_SLOTS buffers of wsize bytes */
+    bool verify;              /* reader checks every byte against src */
     pthread_barrier_t start;
     /* results */
     uint64_t rbytes;
     uint64_t rlines;
+    uint64_t bad_at; /* verify: first offset that differed, +1 (0: none) */
     double elapsed;
     atomic_int failed;
 } stream_job;
@@ -90,6 +93,23 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* --verify: compares what the reader got with what the stream must hold
+ * at that offset (src repeated), remembering the first difference. */
+static void check(stream_job *j, const void *data, size_t n)
+{
+    const unsigned char *d = data;
+    uint64_t pos = j->rbytes;
+    while (n > 0 && !j->bad_at) {
+        size_t off = (size_t)(pos % j->srclen);
+        size_t take = j->srclen - off < n ? j->srclen - off : n;
+        if (memcmp(d, j->src + off, take) != 0)
+            j->bad_at = pos + 1;
+        d += take;
+        n -= take;
+        pos += take;
+    }
+}
+
 /* The line reader a program without readmatch would write: read 64 KiB
  * blocks, find each "\r\n", hand the line out in its own malloc'd buffer
  * (as readmatch does, to keep the comparison like for like). */
@@ -112,6 +132,8 @@ static void read_lines_baseline(stream_job *j)
             if (!line)
                 tb_die("malloc");
             memcpy(line, buf + start, len);
+            if (j->verify)
+                check(j, line, len);
             j->rlines++;
             j->rbytes += len;
             free(line);
@@ -142,13 +164,18 @@ static void *reader_main(void *arg)
     ssize_t r;
     switch (j->rmode) {
     case R_COPY:
-        while ((r = tb_chan_read(j->c, buf, RBUF)) > 0)
+        while ((r = tb_chan_read(j->c, buf, RBUF)) > 0) {
+            if (j->verify)
+                check(j, buf, (size_t)r);
             j->rbytes += (uint64_t)r;
+        }
         break;
     case R_VIEW: {
         const void *data;
         tp_view *view;
         while ((r = tp_pipe_read_view(tp, RBUF, &data, &view)) > 0) {
+            if (j->verify)
+                check(j, data, (size_t)r);
             j->rbytes += (uint64_t)r;
             tp_view_release(view);
         }
@@ -158,6 +185,8 @@ static void *reader_main(void *arg)
         if (tp) {
             void *line;
             while ((r = tp_pipe_readmatch(tp, NULL, 0, &line)) > 0) {
+                if (j->verify)
+                    check(j, line, (size_t)r);
                 j->rlines++;
                 j->rbytes += (uint64_t)r;
                 tp_free(line);
@@ -192,6 +221,11 @@ static void run_job(stream_job *j, int n)
         errno = atomic_load(&j->failed);
         tb_die("write");
     }
+    if (j->bad_at) {
+        fprintf(stderr, "\ntpbench: %s delivered wrong data at stream offset %llu\n",
+                tb_transport_name(j->t), (unsigned long long)(j->bad_at - 1));
+        exit(3);
+    }
 }
 
 /* Bytes cycled through by copy writers: a 64 KiB block of varied bytes,
@@ -200,14 +234,23 @@ static unsigned char pattern_block[RBUF];
 
 static void fill_pattern(void)
 {
-    for (size_t i = 0; i < sizeof pattern_block; i++)
-        pattern_block[i] = (unsigned char)(i * 131u + 7u);
+    /* xorshift32: no short period, so a lost or repeated chunk shows. */
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < sizeof pattern_block; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        pattern_block[i] = (unsigned char)x;
+    }
 }
 
-static void job_init(stream_job *j, const tb_options *o, tb_chan *c, size_t wsize)
+static void job_init(stream_job *j, const tb_options *o, enum tb_transport t, size_t bsize,
+                     size_t wsize)
 {
     memset(j, 0, sizeof *j);
-    j->c = c;
+    j->c = tb_chan_open(t, bsize);
+    j->t = t;
+    j->verify = o->verify;
     j->wsize = wsize;
     j->src = pattern_block;
     j->srclen = sizeof pattern_block;
@@ -246,7 +289,7 @@ void tb_wl_bulk(const tb_options *o)
                     continue;
                 tb_progress(o, "bulk", variants[v].name, t, run);
                 stream_job j;
-                job_init(&j, o, tb_chan_open(t, variants[v].bsize), RBUF);
+                job_init(&j, o, t, variants[v].bsize, RBUF);
                 run_job(&j, 1);
                 tb_chan_close(j.c);
                 tb_record("bulk", variants[v].name, "GB/s", true, t,
@@ -259,6 +302,7 @@ void tb_wl_zerocopy(const tb_options *o)
     /* The baselines have no zero-copy path: they run their copy path with
      * the same 64 KiB blocks, which is what zero-copy replaces. tpipe gets
      * bsize 1 MiB so that several hand-offs can be in flight. */
+    fill_pattern();
     ref_slot *pool = calloc(POOL_SLOTS, sizeof *pool);
     if (!pool)
         tb_die("calloc");
@@ -266,17 +310,16 @@ void tb_wl_zerocopy(const tb_options *o)
         pool[i].buf = malloc(RBUF);
         if (!pool[i].buf)
             tb_die("malloc");
-        memset(pool[i].buf, 'z', RBUF);
+        memcpy(pool[i].buf, pattern_block, RBUF);
         atomic_init(&pool[i].busy, 0);
     }
-    fill_pattern();
     for (int run = 1; run <= o->runs; run++)
         for (int t = 0; t < TB_NTRANSPORTS; t++) {
             if (!tb_selected(o, t))
                 continue;
             tb_progress(o, "zerocopy", "64K refs", t, run);
             stream_job j;
-            job_init(&j, o, tb_chan_open(t, 1024 * KIB), RBUF);
+            job_init(&j, o, t, 1024 * KIB, RBUF);
             if (t == TB_TPIPE) {
                 j.wmode = W_REF;
                 j.rmode = R_VIEW;
@@ -308,7 +351,7 @@ void tb_wl_small(const tb_options *o)
                     continue;
                 tb_progress(o, "small", variants[v].name, t, run);
                 stream_job j;
-                job_init(&j, o, tb_chan_open(t, o->bsize), variants[v].size);
+                job_init(&j, o, t, o->bsize, variants[v].size);
                 run_job(&j, 1);
                 tb_chan_close(j.c);
                 tb_record("small", variants[v].name, "M msg/s", true, t,
@@ -337,7 +380,7 @@ void tb_wl_lines(const tb_options *o)
                 continue;
             tb_progress(o, "lines", "80B CRLF", t, run);
             stream_job j;
-            job_init(&j, o, tb_chan_open(t, o->bsize), RBUF);
+            job_init(&j, o, t, o->bsize, RBUF);
             j.src = text;
             j.srclen = (size_t)LINE * NLINES;
             j.whole_src = true;
@@ -363,9 +406,12 @@ void tb_wl_contention(const tb_options *o)
                     continue;
                 tb_progress(o, "contention", name, t, run);
                 stream_job j;
-                job_init(&j, o, tb_chan_open(t, o->bsize), 64);
+                job_init(&j, o, t, o->bsize, 64);
                 /* --bytes is the total, shared among the writers. */
                 j.limit /= (uint64_t)writers[v];
+                /* Several writers interleave their messages: no single
+                 * expected stream to compare with. */
+                j.verify = false;
                 run_job(&j, writers[v]);
                 tb_chan_close(j.c);
                 tb_record("contention", name, "M msg/s", true, t,
