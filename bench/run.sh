@@ -28,6 +28,8 @@ mkdir -p "$out"
 if command -v gnuplot >/dev/null 2>&1; then
     # The chart's subtitle names the machine, taken from the table's header.
     machine=$(sed -n 's/^# machine: //p' "$out/tpbench.txt" | head -n 1 | tr -d "'\"")
+    when=$(sed -n 's/^# tpbench [^,]*, //p' "$out/tpbench.txt" | head -n 1)
+    machine="$machine, $when"
     gnuplot -e "datafile='$out/chart.dat'; outfile='$out/tpbench.png'; machine='$machine'" \
         "$here/chart.gp"
     echo "run.sh: wrote $out/tpbench.txt, tpbench.csv, tpbench.png"
