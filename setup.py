@@ -1,0 +1,25 @@
+"""setup.py - builds the tpipe extension with setuptools, for those who
+prefer `python setup.py build_ext --inplace`. `pip install .` does not use
+this file: it uses the offline backend python/tpipe_build.py (pyproject.toml).
+"""
+import glob
+
+from setuptools import Extension, setup
+
+lib_sources = sorted(glob.glob("src/*.c"))
+module_sources = sorted(glob.glob("python/src/*.c"))
+
+setup(
+    name="tpipe",
+    version="0.1.0",
+    description="Thread-safe buffered pipe between threads (C core), "
+                "a drop-in for pyslet.streams",
+    ext_modules=[Extension(
+        "tpipe",
+        sources=module_sources + lib_sources,
+        include_dirs=["include", "src", "python/src"],
+        define_macros=[("_POSIX_C_SOURCE", "200809L")],
+        extra_compile_args=["-std=c11", "-pthread", "-fvisibility=hidden"],
+        extra_link_args=["-pthread"],
+    )],
+)
