@@ -655,7 +655,7 @@ static PyObject *pipe_readinto(PyObject *self, PyObject *arg)
         return NULL;
     pipe_state *s = PS(self);
     Py_buffer buf;
-    if (PyObject_GetBuffer(arg, &buf, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+    if (!PyArg_Parse(arg, "w*:readinto", &buf))
         return NULL;
     PyObject *result = NULL;
     if (rflag_call(s, str_set) < 0)

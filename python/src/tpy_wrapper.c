@@ -249,7 +249,7 @@ static PyObject *wrapper_readinto(PyObject *self, PyObject *arg)
     if (w == NULL)
         return NULL;
     Py_buffer b;
-    if (PyObject_GetBuffer(arg, &b, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+    if (!PyArg_Parse(arg, "w*:readinto", &b))
         return NULL;
     int err;
     ssize_t r = read_nogil(w, b.buf, (size_t)b.len, &err);
