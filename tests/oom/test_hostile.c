@@ -368,5 +368,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(closed_pipe_everywhere),
         cmocka_unit_test(wrapper_offsets_do_not_overflow),
     };
-, tests, NULL, NULL);
+    tp_set_log_fn(quiet, NULL);
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests_name("hostile", tests, NULL, NULL);
 }
