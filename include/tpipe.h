@@ -17,7 +17,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -293,6 +296,133 @@ TP_API int tp_pipe_readall(tp_pipe *p, void **out, size_t *len);
  * call stopped, so a line trickling in costs time linear in its length.
  * Blocking (per the read end's mode); any thread. */
 TP_API ssize_t tp_pipe_readmatch(tp_pipe *p, const void *match, size_t mlen, void **out);
+
+/* ---------------------------------------------------------------------
+ * Per-call timeouts and vectored I/O
+ * ------------------------------------------------------------------- */
+
+/* tp_pipe_read / tp_pipe_write / tp_pipe_readmatch with `timeout` in place
+ * of the pipe's own (the end's blocking mode still applies). Same returns
+ * and errno, plus -1/EINVAL for a NaN timeout. */
+TP_API ssize_t tp_pipe_read_timed(tp_pipe *p, void *buf, size_t n, double timeout);
+TP_API ssize_t tp_pipe_write_timed(tp_pipe *p, const void *buf, size_t n, double timeout);
+TP_API ssize_t tp_pipe_readmatch_timed(tp_pipe *p, const void *match, size_t mlen, void **out,
+                                       double timeout);
+
+/* readmatch into the caller's buffer: copies the line (through the
+ * delimiter) into buf and returns its length. -1/EMSGSIZE, nothing
+ * consumed, when the line is longer than cap or cap bytes are buffered
+ * without a match; otherwise as tp_pipe_readmatch_timed (0 at EOF without
+ * a match, ENOBUFS, EAGAIN, ETIMEDOUT, EPIPE, EINVAL). */
+TP_API ssize_t tp_pipe_readmatch_into(tp_pipe *p, const void *match, size_t mlen, void *buf,
+                                      size_t cap, double timeout);
+
+/* Vectored tp_pipe_write / tp_pipe_read: the iovecs are one logical buffer.
+ * writev copies at most canwrite bytes in total, contiguously in the
+ * stream; readv fills the iovecs in order. iovcnt 0 returns 0; a negative
+ * iovcnt or NULL iov with iovcnt > 0 is EINVAL. */
+TP_API ssize_t tp_pipe_writev(tp_pipe *p, const struct iovec *iov, int iovcnt);
+TP_API ssize_t tp_pipe_readv(tp_pipe *p, const struct iovec *iov, int iovcnt);
+
+/* ---------------------------------------------------------------------
+ * Event-loop integration: pollable readiness descriptors
+ * ------------------------------------------------------------------- */
+
+/* A file descriptor that polls readable (POLLIN) exactly while
+ * tp_pipe_canread would return non-zero: data buffered, EOF written, or
+ * the pipe closed. Level-triggered: it stays readable until the condition
+ * ends. For edge-triggered epoll, drain the pipe (until EAGAIN) before
+ * waiting again. Created on first call (Linux: eventfd; elsewhere a
+ * self-pipe), the same fd afterwards; owned by the pipe, closed by
+ * tp_pipe_free: never read, write or close it. Returns -1 with EINVAL,
+ * EMFILE, ENFILE or ENOMEM. Any thread. */
+TP_API int tp_pipe_read_fd(tp_pipe *p);
+
+/* Like tp_pipe_read_fd for the writer: readable while canwrite > 0, and
+ * after EOF or close (so the writer learns of it). */
+TP_API int tp_pipe_write_fd(tp_pipe *p);
+
+/* Line-aware readiness: after this call the read fd is readable only when
+ * a readmatch with this delimiter can finish at once: a match is buffered,
+ * the buffer is full (ENOBUFS), EOF was written, or the pipe is closed. A
+ * line-protocol reader on an event loop then wakes once per line instead
+ * of once per write. match NULL restores plain readiness (mlen ignored).
+ * The delimiter is copied. Returns 0; -1/EINVAL (NULL p, mlen 0 with a
+ * match, mlen over 64), -1/ENOMEM. Any thread. */
+TP_API int tp_pipe_set_read_fd_match(tp_pipe *p, const void *match, size_t mlen);
+
+/* A file descriptor readable exactly while ev is set. Owned by ev, closed
+ * by tp_event_free. Same returns as tp_pipe_read_fd. */
+TP_API int tp_event_fd(tp_event *ev);
+
+/* ---------------------------------------------------------------------
+ * Stdio and file-descriptor adapters
+ * ------------------------------------------------------------------- */
+
+/* Opens one end of the pipe as a FILE * (fopencookie on glibc, funopen on
+ * BSD/macOS): mode "r" reads (fread, fgets, getline...), "w" writes
+ * (fprintf, fwrite...). fclose of a "w" stream flushes and writes EOF;
+ * fclose of an "r" stream closes the pipe (the reader closes). The pipe
+ * must outlive the stream. Blocking follows the pipe's modes; a stream
+ * over a non-blocking end reports EAGAIN through ferror/errno. Returns
+ * NULL with EINVAL (bad mode, NULL p), ENOMEM, or ENOSYS where the
+ * platform has neither fopencookie nor funopen. */
+TP_API FILE *tp_pipe_fopen(tp_pipe *p, const char *mode);
+
+/* Moves bytes from fd into the pipe until fd reports EOF (or max bytes,
+ * if max > 0), honouring the pipe's flow control (blocks while it is
+ * full, per the write end's mode and timeout). Does not write EOF on the
+ * pipe. Returns 0 at fd EOF or after max bytes; -1 with errno from read(2)
+ * or from the pipe (EPIPE, ETIMEDOUT, EAGAIN...). *moved (may be NULL)
+ * receives the byte count in every case. Uses the fastest path the
+ * platform offers. Blocking; any thread. */
+TP_API int tp_pipe_pump_from_fd(tp_pipe *p, int fd, size_t max, size_t *moved);
+
+/* Moves bytes from the pipe to fd until the pipe reports EOF (or max
+ * bytes, if max > 0), handling short writes and EINTR. Returns 0 at EOF or
+ * after max bytes; -1 with errno from write(2) (EPIPE if fd's reader went
+ * away: SIGPIPE is the caller's to ignore) or from the pipe. *moved (may
+ * be NULL) receives the count of bytes written to fd. Blocking; any
+ * thread. */
+TP_API int tp_pipe_pump_to_fd(tp_pipe *p, int fd, size_t max, size_t *moved);
+
+/* ---------------------------------------------------------------------
+ * Introspection and stall diagnostics
+ * ------------------------------------------------------------------- */
+
+typedef struct tp_pipe_stats {
+    uint64_t bytes_in;       /* bytes accepted by writes (copy and ref) */
+    uint64_t bytes_out;      /* bytes taken by reads (all kinds) */
+    uint64_t writes;         /* write calls that accepted bytes */
+    uint64_t reads;          /* read calls that returned bytes */
+    uint64_t write_waits;    /* times a writer had to wait for room */
+    uint64_t read_waits;     /* times a reader had to wait for data */
+    double write_wait_secs;  /* total time writers spent waiting */
+    double read_wait_secs;   /* total time readers spent waiting */
+    size_t buffered;         /* bytes buffered now */
+    size_t peak_buffered;    /* most bytes ever buffered at once */
+    uint64_t enobufs;        /* readmatch calls that failed with ENOBUFS */
+    uint64_t timeouts;       /* calls that failed with ETIMEDOUT */
+    double last_write;       /* CLOCK_MONOTONIC seconds of the last write, 0 if none */
+    double last_read;        /* CLOCK_MONOTONIC seconds of the last read, 0 if none */
+} tp_pipe_stats;
+
+/* Copies the pipe's counters into *out. Returns 0, -1/EINVAL for NULL.
+ * Cheap (one lock, no system call); any thread. */
+TP_API int tp_pipe_get_stats(tp_pipe *p, tp_pipe_stats *out);
+
+enum tp_side { TP_SIDE_READER = 0, TP_SIDE_WRITER = 1 };
+
+/* Called when a thread has waited on the pipe for `after` seconds with
+ * nothing moving, and again every `after` seconds while that lasts.
+ * side says who waits, idle_secs how long nothing has moved. Runs on the
+ * waiting thread without the pipe lock (it may call tpipe functions but
+ * must not free the pipe). */
+typedef void (*tp_stall_fn)(tp_pipe *p, int side, double idle_secs, void *ctx);
+
+/* Installs (fn non-NULL) or removes (fn NULL) the stall callback. Returns
+ * 0, -1/EINVAL for NULL p or after <= 0 or NaN with a non-NULL fn. */
+TP_API int tp_pipe_set_stall_fn(tp_pipe *p, double after, tp_stall_fn fn, void *ctx);
 
 /* ---------------------------------------------------------------------
  * tp_wrapper: makes the head of any readable source seekable

@@ -9,6 +9,7 @@ struct tp_event {
     pthread_cond_t cond; /* waiters for `set` */
     atomic_bool set;     /* written under lock; read without it by is_set */
     unsigned waiters;    /* lock */
+    tp__notify notify;   /* tp_event_fd, opened on request; lock */
 };
 
 tp_event *tp_event_new(void)
@@ -29,6 +30,7 @@ tp_event *tp_event_new(void)
     }
     atomic_init(&ev->set, false);
     ev->waiters = 0;
+    ev->notify = (tp__notify)TP__NOTIFY_NONE;
     return ev;
 }
 
@@ -36,6 +38,7 @@ void tp_event_free(tp_event *ev)
 {
     if (ev == NULL)
         return;
+    tp__notify_close(&ev->notify);
     pthread_cond_destroy(&ev->cond);
     pthread_mutex_destroy(&ev->lock);
     tp__free(ev);
@@ -52,6 +55,7 @@ void tp_event_set(tp_event *ev)
     atomic_store_explicit(&ev->set, true, memory_order_release);
     if (ev->waiters > 0)
         pthread_cond_broadcast(&ev->cond);
+    tp__notify_set(&ev->notify, true);
     pthread_mutex_unlock(&ev->lock);
 }
 
@@ -61,6 +65,7 @@ void tp_event_clear(tp_event *ev)
         return;
     pthread_mutex_lock(&ev->lock);
     atomic_store_explicit(&ev->set, false, memory_order_release);
+    tp__notify_set(&ev->notify, false);
     pthread_mutex_unlock(&ev->lock);
 }
 
@@ -88,4 +93,17 @@ int tp_event_wait(tp_event *ev, double timeout)
         return 0;
     errno = ETIMEDOUT;
     return -1;
+}
+
+int tp_event_fd(tp_event *ev)
+{
+    if (ev == NULL)
+        return tp__fail(EINVAL);
+    pthread_mutex_lock(&ev->lock);
+    int err = ev->notify.rfd < 0 ? tp__notify_open(&ev->notify) : 0;
+    if (err == 0)
+        tp__notify_set(&ev->notify, atomic_load_explicit(&ev->set, memory_order_relaxed));
+    int fd = ev->notify.rfd;
+    pthread_mutex_unlock(&ev->lock);
+    return err ? tp__fail(err) : fd;
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #define TP__MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -97,7 +98,40 @@ void tp__seg_unref(tp__seg *s);
 /* Drops one reference of each segment in a list linked through next. */
 void tp__seg_unref_list(tp__seg *list);
 
-/* ---- the pipe (pipe.c, pipe_write.c, pipe_read.c, readmatch.c) ---- */
+/* ---- notify.c: a descriptor that polls readable while a condition holds ---- */
+typedef struct tp__notify {
+    int rfd, wfd; /* eventfd: the same fd twice; self-pipe: its two ends; -1: none */
+    bool ready;   /* whether the descriptor currently polls readable */
+} tp__notify;
+#define TP__NOTIFY_NONE {-1, -1, false}
+/* Opens the descriptor (not ready). 0 or an errno. */
+int tp__notify_open(tp__notify *n);
+/* Makes it poll readable (or not); a system call only on a change. */
+void tp__notify_set(tp__notify *n, bool ready);
+void tp__notify_close(tp__notify *n);
+
+/* ---- event.c ---- */
+/* tp_event_fd's descriptor follows the flag; kept up to date by set/clear. */
+
+/* ---- iov.c: copying between flat buffers and iovec arrays ---- */
+typedef struct tp__iovcur {
+    const struct iovec *iov;
+    int cnt;
+    size_t off; /* offset into iov[0] */
+} tp__iovcur;
+/* Total length of iov[0, cnt), or SIZE_MAX on overflow. */
+size_t tp__iov_total(const struct iovec *iov, int cnt);
+/* Copies n bytes out of the cursor into dst, advancing it. */
+void tp__iov_gather(tp__iovcur *c, void *dst, size_t n);
+/* Copies n bytes from src into the cursor's buffers, advancing it. */
+void tp__iov_scatter(tp__iovcur *c, const void *src, size_t n);
+
+/* ---- time.c ---- */
+/* Monotonic seconds; the coarse clock is for statistics on hot paths. */
+double tp__now(void);
+double tp__now_coarse(void);
+
+/* ---- the pipe (pipe.c, pipe_wait.c, pipe_write.c, pipe_read.c, readmatch.c) ---- */
 
 /* Where readmatch stopped: positions before `scanned` hold no match start
  * for the cached delimiter, so a line trickling in is scanned once. */
@@ -110,47 +144,99 @@ typedef struct tp__match_cache {
     unsigned char delim[TP__MATCH_CACHE_MAX];
 } tp__match_cache;
 
+/* What an idle pipe does not need: allocated at the first write or the
+ * first use of readmatch, readiness descriptors, stats or stall callbacks,
+ * so an unused pipe stays small. Guarded by the pipe lock. */
+typedef struct tp__ext {
+    tp__match_cache match;
+    tp_pipe_stats stats;       /* everything but `buffered` */
+    tp__notify rnotify;        /* tp_pipe_read_fd */
+    tp__notify wnotify;        /* tp_pipe_write_fd */
+    size_t fd_dlen;            /* line-aware read readiness; 0: off */
+    unsigned char fd_delim[TP__MATCH_CACHE_MAX];
+    tp_stall_fn stall_fn;
+    void *stall_ctx;
+    double stall_after;
+} tp__ext;
+
 /* Everything below `lock` is guarded by it, except what says otherwise. */
 struct tp_pipe {
     pthread_mutex_t lock;
-    pthread_cond_t readable; /* readers, readmatch, read_wait: data, EOF, close */
-    pthread_cond_t writable; /* writers, write_wait: room, EOF, close */
-    pthread_cond_t drained;  /* flush, flush_wait: reader progress, close */
+    /* One condition for every waiter: a pipe is rarely both empty and full,
+     * so readers and writers seldom sleep at the same time, and each kind
+     * is woken only on a transition it waits for (see the waiter counts). */
+    pthread_cond_t changed;
     tp__seg *head, *tail;    /* the unread bytes, oldest first */
     size_t buffered;         /* unread bytes in the chain */
     size_t reserved;         /* bytes being copied in by writers, not yet linked */
     size_t bsize;            /* read-only after creation */
     uint64_t published;      /* bytes ever made readable: readmatch's progress clock */
     uint64_t consumed;       /* bytes ever read or discarded: flush's progress clock */
-    unsigned rwaiters, wwaiters, fwaiters; /* threads asleep on each condition */
+    unsigned rwaiters, wwaiters, fwaiters; /* threads asleep for data, room, drain */
+    atomic_uint seq;         /* bumped on each change; spinning waiters watch it */
+    unsigned spin_ns;        /* adaptive spin budget before sleeping */
     bool rblocking, wblocking;
     bool eof, closed;
     double timeout;          /* read-only after creation */
     tp_event *rflag;
     tp__pool *pool;          /* created at the first write */
-    tp__match_cache match;
+    tp__ext *ext;            /* created on first need */
     char *name;              /* read-only after creation */
 };
+
+/* What a change may have made true, for tp__pipe_changed. */
+enum { TP__WAKE_READERS = 1, TP__WAKE_WRITERS = 2, TP__WAKE_FLUSHERS = 4 };
+
+/* One waiting call's bookkeeping: the spin, stats and stall timer. */
+typedef struct tp__wait {
+    const tp__deadline *deadline;
+    int side;          /* TP_SIDE_READER or TP_SIDE_WRITER, for stats */
+    bool spun;         /* the brief spin already happened */
+    bool started;      /* counted as a wait in the stats */
+    double since;      /* when this call began waiting */
+    uint64_t progress; /* published + consumed when last checked */
+    double last_move;  /* when progress last changed (or the wait began) */
+    double next_stall; /* when the stall callback is next due */
+} tp__wait;
 
 /* Bytes a write may add now: bsize - buffered - reserved, at least 0. */
 size_t tp__pipe_room(const tp_pipe *p);
 /* Sets the rflag if there is one. */
 void tp__pipe_signal_reader(tp_pipe *p);
-/* Sleeps on cond, counted in *waiters so wakers know someone waits.
- * Returns 0 or ETIMEDOUT. */
-int tp__pipe_sleep(tp_pipe *p, pthread_cond_t *cond, unsigned *waiters, const tp__deadline *d);
+/* Creates the extras on first need. 0 or ENOMEM. */
+int tp__pipe_ensure_ext(tp_pipe *p);
+/* Creates the segment pool (and extras) on first write. 0 or ENOMEM. */
+int tp__pipe_ensure_pool(tp_pipe *p);
+/* Records a state change: wakes sleepers of the given kinds, releases
+ * spinners, and updates the readiness descriptors. */
+void tp__pipe_changed(tp_pipe *p, int wake);
+/* Refreshes the readiness descriptors (no-op when none was asked for). */
+void tp__pipe_update_fds(tp_pipe *p);
+
+/* pipe_wait.c */
+void tp__wait_init(tp__wait *w, int side, const tp__deadline *d);
+/* Waits once for a change (a brief spin first, then sleep; the stall
+ * callback may run meanwhile). Returns 0 (re-check the state) or
+ * ETIMEDOUT once the deadline has passed. */
+int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters);
+/* Ends a wait: adds its time to the stats; counts a timeout if err is one.
+ * Returns -1 with errno = err if err != 0, else 0. */
+int tp__wait_end(tp_pipe *p, tp__wait *w, int err);
+
 /* Waits until something is readable. Returns 1 (data), 0 (EOF, drained) or
  * -1 with errno EPIPE, EAGAIN or ETIMEDOUT. Called and returns locked. */
 int tp__pipe_wait_readable(tp_pipe *p, bool blocking, const tp__deadline *d);
-/* Copies n <= buffered bytes from the head into dst and consumes them;
- * drained segments are pushed onto *garbage to unref after unlocking. */
-void tp__pipe_take(tp_pipe *p, void *dst, size_t n, tp__seg **garbage);
+/* Copies n <= buffered bytes from the head into the cursor and consumes
+ * them; drained segments are pushed onto *garbage to unref after unlocking. */
+void tp__pipe_take(tp_pipe *p, tp__iovcur *dst, size_t n, tp__seg **garbage);
 /* Consumes n <= buffered bytes from the head, waking writers and flushers. */
 void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage);
-/* Creates the segment pool on first use. 0 or ENOMEM. */
-int tp__pipe_ensure_pool(tp_pipe *p);
-/* tp_pipe_read with its deadline given; force_block makes a non-blocking
- * read end wait anyway (readall). */
-ssize_t tp__pipe_read(tp_pipe *p, void *buf, size_t n, bool force_block, const tp__deadline *d);
+/* Read into iovecs with its deadline given; force_block makes a
+ * non-blocking read end wait anyway (readall). */
+ssize_t tp__pipe_read(tp_pipe *p, tp__iovcur *dst, size_t n, bool force_block,
+                      const tp__deadline *d);
+/* Finds the cached-or-given delimiter in the buffered bytes; returns the
+ * line length through the match, or 0 (readmatch.c). */
+size_t tp__pipe_find_match(tp_pipe *p, const unsigned char *d, size_t dlen);
 
 #endif /* TP_INTERNAL_H */

@@ -1,9 +1,8 @@
-/* pipe_read.c - the read side of a tp_pipe: copying reads, zero-copy views
- * and readall. Large reads claim segments under the lock and copy outside
- * it, so the writer can refill the pipe meanwhile. */
+/* pipe_read.c - the read side of a tp_pipe: copying reads (plain, timed,
+ * vectored), zero-copy views and readall. Large reads claim segments under
+ * the lock and copy outside it, so the writer can refill the pipe meanwhile. */
 #include "internal.h"
 
-#include <errno.h>
 #include <string.h>
 
 /* Reads up to this size are copied while holding the lock. */
@@ -12,6 +11,34 @@
 #define TP__MAX_CLAIMS 16
 /* Smallest free space readall offers to one read. */
 #define TP__READALL_CHUNK 65536
+
+int tp__pipe_wait_readable(tp_pipe *p, bool blocking, const tp__deadline *d)
+{
+    tp__wait w;
+    tp__wait_init(&w, TP_SIDE_READER, d);
+    int err, r = -1;
+    for (bool timed_out = false;;) {
+        if (p->closed) {
+            err = EPIPE;
+            break;
+        }
+        if (p->buffered > 0 || p->eof) {
+            r = p->buffered > 0;
+            err = 0;
+            break;
+        }
+        if (!blocking) {
+            err = EAGAIN;
+            break;
+        }
+        if (timed_out) {
+            err = ETIMEDOUT;
+            break;
+        }
+        timed_out = tp__pipe_sleep(p, &w, &p->rwaiters) == ETIMEDOUT;
+    }
+    return tp__wait_end(p, &w, err) < 0 ? -1 : r;
+}
 
 typedef struct claim {
     tp__seg *seg;
@@ -37,54 +64,78 @@ static int claim_head(tp_pipe *p, size_t n, claim *claims, size_t *total)
     return count;
 }
 
-ssize_t tp__pipe_read(tp_pipe *p, void *buf, size_t n, bool force_block, const tp__deadline *d)
+/* Locks p, sets the rflag and waits for data unless the call returns at
+ * once (closed: EPIPE; n == 0: 0). Returns 1 with the lock held when there
+ * is data; otherwise unlocks and returns 0 or -1 with errno. */
+static int begin_read(tp_pipe *p, size_t n, bool blocking, const tp__deadline *d)
 {
-    tp__seg *garbage = NULL;
-    claim claims[TP__MAX_CLAIMS];
-    int nclaims = 0;
-    size_t got;
-
     pthread_mutex_lock(&p->lock);
     tp__pipe_signal_reader(p);
     int r = p->closed ? tp__fail(EPIPE) : n == 0 ? 0 : 1;
     if (r > 0)
-        r = tp__pipe_wait_readable(p, force_block || p->rblocking, d);
+        r = tp__pipe_wait_readable(p, blocking || p->rblocking, d);
     if (r <= 0) {
         int err = errno;
         pthread_mutex_unlock(&p->lock);
         errno = err;
-        return r;
     }
-    got = TP__MIN(n, p->buffered);
+    return r;
+}
+
+ssize_t tp__pipe_read(tp_pipe *p, tp__iovcur *dst, size_t n, bool force_block,
+                      const tp__deadline *d)
+{
+    int r = begin_read(p, n, force_block, d);
+    if (r <= 0)
+        return r;
+    tp__seg *garbage = NULL;
+    claim claims[TP__MAX_CLAIMS];
+    int nclaims = 0;
+    size_t got = TP__MIN(n, p->buffered);
     if (got <= TP__READ_LOCKED_MAX) {
-        tp__pipe_take(p, buf, got, &garbage);
+        tp__pipe_take(p, dst, got, &garbage);
     } else {
         nclaims = claim_head(p, got, claims, &got);
         tp__pipe_consume(p, got, &garbage);
     }
     pthread_mutex_unlock(&p->lock);
 
-    char *out = buf;
     for (int i = 0; i < nclaims; i++) {
-        memcpy(out, claims[i].bytes, claims[i].len);
-        out += claims[i].len;
+        tp__iov_scatter(dst, claims[i].bytes, claims[i].len);
         tp__seg_unref(claims[i].seg);
     }
     tp__seg_unref_list(garbage);
     return (ssize_t)got;
 }
 
-ssize_t tp_pipe_read(tp_pipe *p, void *buf, size_t n)
+ssize_t tp_pipe_read_timed(tp_pipe *p, void *buf, size_t n, double timeout)
 {
     tp__deadline d;
-    if (p == NULL || (buf == NULL && n > 0)) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (p == NULL || (buf == NULL && n > 0) || tp__deadline_set(&d, timeout) != 0)
+        return tp__fail(EINVAL);
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
+    struct iovec one = {buf, n};
+    tp__iovcur dst = {&one, 1, 0};
+    return tp__pipe_read(p, &dst, n, false, &d);
+}
+
+ssize_t tp_pipe_read(tp_pipe *p, void *buf, size_t n)
+{
+    return tp_pipe_read_timed(p, buf, n, p ? p->timeout : 0);
+}
+
+ssize_t tp_pipe_readv(tp_pipe *p, const struct iovec *iov, int iovcnt)
+{
+    if (p == NULL || iovcnt < 0 || (iov == NULL && iovcnt > 0))
+        return tp__fail(EINVAL);
+    size_t n = tp__iov_total(iov, iovcnt);
+    if (n > SSIZE_MAX)
+        return tp__fail(EINVAL);
+    tp__deadline d;
     tp__deadline_set(&d, p->timeout);
-    return tp__pipe_read(p, buf, n, false, &d);
+    tp__iovcur dst = {iov, iovcnt, 0};
+    return tp__pipe_read(p, &dst, n, false, &d);
 }
 
 ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_view **view)
@@ -93,27 +144,16 @@ ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_view **v
         *data = NULL;
     if (view != NULL)
         *view = NULL;
-    if (p == NULL || data == NULL || view == NULL) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (p == NULL || data == NULL || view == NULL)
+        return tp__fail(EINVAL);
     if (max > SSIZE_MAX)
         max = SSIZE_MAX;
     tp__deadline d;
     tp__deadline_set(&d, p->timeout);
-    tp__seg *garbage = NULL;
-
-    pthread_mutex_lock(&p->lock);
-    tp__pipe_signal_reader(p);
-    int r = p->closed ? tp__fail(EPIPE) : max == 0 ? 0 : 1;
-    if (r > 0)
-        r = tp__pipe_wait_readable(p, p->rblocking, &d);
-    if (r <= 0) {
-        int err = errno;
-        pthread_mutex_unlock(&p->lock);
-        errno = err;
+    int r = begin_read(p, max, false, &d);
+    if (r <= 0)
         return r;
-    }
+    tp__seg *garbage = NULL;
     tp__seg *s = p->head;
     size_t k = TP__MIN(max, s->end - s->start);
     tp__seg_ref(s);
@@ -147,10 +187,8 @@ int tp_pipe_readall(tp_pipe *p, void **out, size_t *len)
         *out = NULL;
     if (len != NULL)
         *len = 0;
-    if (p == NULL || out == NULL || len == NULL) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (p == NULL || out == NULL || len == NULL)
+        return tp__fail(EINVAL);
     char *buf = NULL;
     size_t cap = 0, used = 0;
     int err = 0;
@@ -160,7 +198,9 @@ int tp_pipe_readall(tp_pipe *p, void **out, size_t *len)
             break;
         tp__deadline d;
         tp__deadline_set(&d, p->timeout); /* each read is timed on its own */
-        ssize_t r = tp__pipe_read(p, buf + used, cap - used, true, &d);
+        struct iovec free_space = {buf + used, cap - used};
+        tp__iovcur dst = {&free_space, 1, 0};
+        ssize_t r = tp__pipe_read(p, &dst, cap - used, true, &d);
         if (r == 0)
             break;
         if (r < 0) {
@@ -172,12 +212,13 @@ int tp_pipe_readall(tp_pipe *p, void **out, size_t *len)
     if (err != 0 && used == 0) {
         tp__free(buf);
         buf = NULL;
+    } else if (used > 0 && used < cap / 2) {
+        /* Give back the slack; keep the larger block if that fails. */
+        char *fitted = tp__realloc(buf, used);
+        if (fitted != NULL)
+            buf = fitted;
     }
     *out = buf;
     *len = used;
-    if (err != 0) {
-        errno = err;
-        return -1;
-    }
-    return 0;
+    return err ? tp__fail(err) : 0;
 }

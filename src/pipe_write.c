@@ -1,9 +1,8 @@
 /* pipe_write.c - the write side of a tp_pipe: copying writes (small ones
- * under the lock, large ones copied outside it into private segments) and
- * zero-copy write_ref. */
+ * under the lock, large ones copied outside it into private segments),
+ * their vectored and timed forms, and zero-copy write_ref. */
 #include "internal.h"
 
-#include <errno.h>
 #include <string.h>
 
 /* Writes up to this size are copied while holding the lock; larger ones
@@ -14,33 +13,47 @@
  * errno EPIPE, EAGAIN or ETIMEDOUT. Called and returns locked. */
 static ssize_t wait_room(tp_pipe *p, const tp__deadline *d)
 {
+    tp__wait w;
+    tp__wait_init(&w, TP_SIDE_WRITER, d);
+    int err;
+    size_t room = 0;
     for (bool timed_out = false;;) {
         if (p->closed || p->eof) {
-            errno = EPIPE;
-            return -1;
+            err = EPIPE;
+            break;
         }
-        size_t room = tp__pipe_room(p);
-        if (room > 0)
-            return room > SSIZE_MAX ? SSIZE_MAX : (ssize_t)room;
+        room = tp__pipe_room(p);
+        if (room > 0) {
+            err = 0;
+            break;
+        }
         if (!p->wblocking) {
-            errno = EAGAIN;
-            return -1;
+            err = EAGAIN;
+            break;
         }
         if (timed_out) {
-            errno = ETIMEDOUT;
-            return -1;
+            err = ETIMEDOUT;
+            break;
         }
-        timed_out = tp__pipe_sleep(p, &p->writable, &p->wwaiters, d) == ETIMEDOUT;
+        timed_out = tp__pipe_sleep(p, &w, &p->wwaiters) == ETIMEDOUT;
     }
+    if (tp__wait_end(p, &w, err) < 0)
+        return -1;
+    return room > SSIZE_MAX ? SSIZE_MAX : (ssize_t)room;
 }
 
-/* Makes `published` bytes readable and wakes readers that sleep. */
+/* Makes n more bytes readable and wakes readers that wait. */
 static void publish(tp_pipe *p, size_t n)
 {
     p->buffered += n;
     p->published += n;
-    if (p->rwaiters > 0)
-        pthread_cond_broadcast(&p->readable);
+    tp_pipe_stats *st = &p->ext->stats;
+    st->bytes_in += n;
+    st->writes++;
+    st->last_write = tp__now_coarse();
+    if (p->buffered > st->peak_buffered)
+        st->peak_buffered = p->buffered;
+    tp__pipe_changed(p, TP__WAKE_READERS);
 }
 
 /* Appends a chain [first..last] after the tail. A drained tail left
@@ -52,7 +65,7 @@ static void link_chain(tp_pipe *p, tp__seg *first, tp__seg *last, tp__seg **garb
         p->tail->next = *garbage;
         *garbage = p->tail;
         p->head = p->tail = NULL;
-        p->match.seg = NULL;
+        p->ext->match.seg = NULL;
     }
     if (p->tail != NULL)
         p->tail->next = first;
@@ -61,9 +74,9 @@ static void link_chain(tp_pipe *p, tp__seg *first, tp__seg *last, tp__seg **garb
     p->tail = last;
 }
 
-/* Copies buf[0, n) into the tail under the lock, adding segments as it
- * fills. Returns the bytes copied (fewer than n only on ENOMEM). */
-static size_t append_locked(tp_pipe *p, const char *buf, size_t n, tp__seg **garbage)
+/* Copies n bytes from the cursor into the tail under the lock, adding
+ * segments as it fills. Returns the bytes copied (fewer only on ENOMEM). */
+static size_t append_locked(tp_pipe *p, tp__iovcur *src, size_t n, tp__seg **garbage)
 {
     size_t done = 0;
     while (done < n) {
@@ -76,15 +89,15 @@ static size_t append_locked(tp_pipe *p, const char *buf, size_t n, tp__seg **gar
             t = s;
         }
         size_t k = TP__MIN(n - done, t->cap - t->end);
-        memcpy(t->data + t->end, buf + done, k);
+        tp__iov_gather(src, t->data + t->end, k);
         t->end += k;
         done += k;
     }
     return done;
 }
 
-/* Copies buf[0, n) into fresh segments; NULL/ENOMEM (nothing kept). */
-static tp__seg *copy_to_chain(tp__pool *pool, const char *buf, size_t n, tp__seg **last)
+/* Copies n bytes from the cursor into fresh segments; NULL/ENOMEM. */
+static tp__seg *copy_to_chain(tp__pool *pool, tp__iovcur *src, size_t n, tp__seg **last)
 {
     tp__seg *first = NULL, *tail = NULL;
     for (size_t done = 0; done < n;) {
@@ -95,7 +108,7 @@ static tp__seg *copy_to_chain(tp__pool *pool, const char *buf, size_t n, tp__seg
             return NULL;
         }
         size_t k = TP__MIN(n - done, s->cap);
-        memcpy(s->data, buf + done, k);
+        tp__iov_gather(src, s->data, k);
         s->end = k;
         done += k;
         if (tail != NULL)
@@ -108,11 +121,11 @@ static tp__seg *copy_to_chain(tp__pool *pool, const char *buf, size_t n, tp__seg
     return first;
 }
 
-/* The unlocked part of a large write: the room is already reserved. */
-static ssize_t write_reserved(tp_pipe *p, const char *buf, size_t k)
+/* The unlocked part of a large write: k bytes of room are reserved. */
+static ssize_t write_reserved(tp_pipe *p, tp__iovcur *src, size_t k)
 {
     tp__seg *last = NULL;
-    tp__seg *first = copy_to_chain(p->pool, buf, k, &last);
+    tp__seg *first = copy_to_chain(p->pool, src, k, &last);
     int err = first ? 0 : ENOMEM;
     tp__seg *garbage = NULL;
 
@@ -126,16 +139,12 @@ static ssize_t write_reserved(tp_pipe *p, const char *buf, size_t k)
         link_chain(p, first, last, &garbage);
         publish(p, k);
     }
-    if (err != 0 && p->wwaiters > 0)
-        pthread_cond_broadcast(&p->writable); /* the reservation is free again */
+    if (err != 0)
+        tp__pipe_changed(p, TP__WAKE_WRITERS); /* the reservation is free again */
     pthread_mutex_unlock(&p->lock);
 
     tp__seg_unref_list(garbage);
-    if (err != 0) {
-        errno = err;
-        return -1;
-    }
-    return (ssize_t)k;
+    return err ? tp__fail(err) : (ssize_t)k;
 }
 
 /* A zero-length write never waits: it fails only after EOF or close, and
@@ -145,73 +154,86 @@ static ssize_t zero_write(tp_pipe *p, tp_release_fn release, void *ctx)
     pthread_mutex_lock(&p->lock);
     bool ended = p->closed || p->eof;
     pthread_mutex_unlock(&p->lock);
-    if (ended) {
-        errno = EPIPE;
-        return -1;
-    }
+    if (ended)
+        return tp__fail(EPIPE);
     if (release != NULL)
         release(ctx);
     return 0;
 }
 
-ssize_t tp_pipe_write(tp_pipe *p, const void *buf, size_t n)
+/* Every copying write: n bytes from the cursor, waiting until d. */
+static ssize_t write_copy(tp_pipe *p, tp__iovcur *src, size_t n, const tp__deadline *d)
 {
-    if (p == NULL || (buf == NULL && n > 0)) {
-        errno = EINVAL;
-        return -1;
-    }
     if (n == 0)
         return zero_write(p, NULL, NULL);
-    tp__deadline d;
     tp__seg *garbage = NULL;
     pthread_mutex_lock(&p->lock);
-    tp__deadline_set(&d, p->timeout);
-    ssize_t room = wait_room(p, &d);
-    if (room < 0 || tp__pipe_ensure_pool(p) != 0) {
-        int err = room < 0 ? errno : ENOMEM;
+    ssize_t room = wait_room(p, d);
+    int err = room < 0 ? errno : tp__pipe_ensure_pool(p);
+    if (err != 0) {
         pthread_mutex_unlock(&p->lock);
-        errno = err;
-        return -1;
+        return tp__fail(err);
     }
     size_t k = TP__MIN(n, (size_t)room);
     if (k > TP__COPY_LOCKED_MAX) {
         p->reserved += k;
         pthread_mutex_unlock(&p->lock);
-        return write_reserved(p, buf, k);
+        return write_reserved(p, src, k);
     }
-    size_t done = append_locked(p, buf, k, &garbage);
+    size_t done = append_locked(p, src, k, &garbage);
     if (done > 0)
         publish(p, done);
     pthread_mutex_unlock(&p->lock);
     tp__seg_unref_list(garbage);
-    if (done == 0) {
-        errno = ENOMEM;
-        return -1;
-    }
-    return (ssize_t)done;
+    return done > 0 ? (ssize_t)done : tp__fail(ENOMEM);
+}
+
+ssize_t tp_pipe_write_timed(tp_pipe *p, const void *buf, size_t n, double timeout)
+{
+    tp__deadline d;
+    if (p == NULL || (buf == NULL && n > 0) || tp__deadline_set(&d, timeout) != 0)
+        return tp__fail(EINVAL);
+    if (n > SSIZE_MAX)
+        n = SSIZE_MAX;
+    struct iovec one = {(void *)(uintptr_t)buf, n};
+    tp__iovcur src = {&one, 1, 0};
+    return write_copy(p, &src, n, &d);
+}
+
+ssize_t tp_pipe_write(tp_pipe *p, const void *buf, size_t n)
+{
+    return tp_pipe_write_timed(p, buf, n, p ? p->timeout : 0);
+}
+
+ssize_t tp_pipe_writev(tp_pipe *p, const struct iovec *iov, int iovcnt)
+{
+    if (p == NULL || iovcnt < 0 || (iov == NULL && iovcnt > 0))
+        return tp__fail(EINVAL);
+    size_t n = tp__iov_total(iov, iovcnt);
+    if (n > SSIZE_MAX)
+        return tp__fail(EINVAL);
+    tp__deadline d;
+    tp__deadline_set(&d, p->timeout);
+    tp__iovcur src = {iov, iovcnt, 0};
+    return write_copy(p, &src, n, &d);
 }
 
 ssize_t tp_pipe_write_ref(tp_pipe *p, const void *buf, size_t n, tp_release_fn release, void *ctx)
 {
-    if (p == NULL || (buf == NULL && n > 0) || n > SSIZE_MAX) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (p == NULL || (buf == NULL && n > 0) || n > SSIZE_MAX)
+        return tp__fail(EINVAL);
     if (n == 0)
         return zero_write(p, release, ctx);
     tp__deadline d;
+    tp__deadline_set(&d, p->timeout);
     tp__seg *garbage = NULL;
     pthread_mutex_lock(&p->lock);
-    tp__deadline_set(&d, p->timeout);
     ssize_t room = wait_room(p, &d);
     int err = room < 0 ? errno : tp__pipe_ensure_pool(p);
     tp__seg *s = err == 0 ? tp__seg_new_ref(p->pool, buf, n, release, ctx) : NULL;
     if (s == NULL) {
-        if (err == 0)
-            err = ENOMEM;
         pthread_mutex_unlock(&p->lock);
-        errno = err;
-        return -1;
+        return tp__fail(err ? err : ENOMEM);
     }
     link_chain(p, s, s, &garbage);
     publish(p, n);

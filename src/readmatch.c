@@ -1,9 +1,8 @@
-/* readmatch.c - tp_pipe_readmatch: read through the first occurrence of a
- * delimiter. The search resumes where the previous call stopped (the match
- * cache in the pipe), so a long line trickling in is scanned only once. */
+/* readmatch.c - reading through the first occurrence of a delimiter. The
+ * search resumes where the previous call stopped (the match cache in the
+ * pipe's extras), so a long line trickling in is scanned only once. */
 #include "internal.h"
 
-#include <errno.h>
 #include <string.h>
 
 static const unsigned char crlf[] = {'\r', '\n'};
@@ -28,13 +27,11 @@ static int match_at(const tp__seg *s, size_t idx, const unsigned char *d, size_t
     return 1;
 }
 
-/* Positions the cache's cursor on byte `scanned` of the stream (walking from
- * the head after a read invalidated it), resetting it for a new delimiter. */
-static void seek_cursor(tp_pipe *p, const unsigned char *d, size_t dlen)
+/* Positions the cursor on byte `scanned` of the stream (walking from the
+ * head after a read invalidated it); a new delimiter starts from 0. */
+static void seek_cursor(tp_pipe *p, tp__match_cache *m, const unsigned char *d, size_t dlen)
 {
-    tp__match_cache *m = &p->match;
-    bool same = m->dlen == dlen && memcmp(m->delim, d, dlen) == 0;
-    if (!same) {
+    if (m->dlen != dlen || memcmp(m->delim, d, dlen) != 0) {
         m->scanned = 0;
         m->seg = NULL;
         /* A delimiter too long to cache is searched from the head each time. */
@@ -54,19 +51,15 @@ static void seek_cursor(tp_pipe *p, const unsigned char *d, size_t dlen)
     m->idx = s ? s->start + skip : 0;
 }
 
-/* Finds the delimiter in the buffered bytes. Returns the length of the line
- * up to and including it, or 0 if there is none yet; remembers how far it
- * looked. */
-static size_t find_match(tp_pipe *p, const unsigned char *d, size_t dlen)
+size_t tp__pipe_find_match(tp_pipe *p, const unsigned char *d, size_t dlen)
 {
-    tp__match_cache *m = &p->match;
-    seek_cursor(p, d, dlen);
+    tp__match_cache *m = &p->ext->match;
+    seek_cursor(p, m, d, dlen);
     tp__seg *s = m->seg;
     size_t idx = m->idx;
     size_t pos = m->scanned;
     while (s != NULL) {
-        const char *from = s->data + idx;
-        const char *hit = memchr(from, d[0], s->end - idx);
+        const char *hit = memchr(s->data + idx, d[0], s->end - idx);
         if (hit == NULL) {
             pos += s->end - idx;
             if (s->next == NULL) {
@@ -88,88 +81,137 @@ static size_t find_match(tp_pipe *p, const unsigned char *d, size_t dlen)
         idx++;
         pos++;
     }
-    m->seg = s;
-    m->idx = idx;
-    m->scanned = pos;
     if (m->dlen == 0) {
-        /* Uncached delimiter: nothing to resume from. */
-        m->scanned = 0;
+        m->scanned = 0; /* uncached delimiter: nothing to resume from */
         m->seg = NULL;
+    } else {
+        m->seg = s;
+        m->idx = idx;
+        m->scanned = pos;
     }
     return 0;
 }
 
-/* Copies out and consumes a found line; ENOMEM leaves it in the pipe. */
-static ssize_t take_line(tp_pipe *p, size_t len, void **out, tp__seg **garbage)
+/* Where a found line goes: a fresh allocation, or the caller's buffer. */
+typedef struct line_sink {
+    void **out;   /* allocate into *out, or NULL */
+    void *buf;    /* else copy into buf[0, cap) */
+    size_t cap;
+} line_sink;
+
+/* Copies out and consumes a found line. ENOMEM or EMSGSIZE leave it. */
+static ssize_t take_line(tp_pipe *p, size_t len, const line_sink *sink, tp__seg **garbage)
 {
-    if (len > SSIZE_MAX)
-        return tp__fail(ENOBUFS);
-    char *line = tp__malloc(len);
-    if (line == NULL)
+    void *dst = sink->buf;
+    if (sink->out == NULL && len > sink->cap)
+        return tp__fail(EMSGSIZE);
+    if (sink->out != NULL && (dst = tp__malloc(len)) == NULL)
         return -1;
-    tp__pipe_take(p, line, len, garbage);
-    *out = line;
+    struct iovec one = {dst, len};
+    tp__iovcur cur = {&one, 1, 0};
+    tp__pipe_take(p, &cur, len, garbage);
+    if (sink->out != NULL)
+        *sink->out = dst;
     return (ssize_t)len;
 }
 
-ssize_t tp_pipe_readmatch(tp_pipe *p, const void *match, size_t mlen, void **out)
+/* One look for a line. Returns >0 (taken), 0 (EOF, none), -1 with errno
+ * (EPIPE, ENOBUFS, EMSGSIZE, ENOMEM), or -2: nothing yet, worth waiting. */
+static ssize_t try_line(tp_pipe *p, const unsigned char *d, size_t dlen, const line_sink *sink,
+                        tp__seg **garbage)
 {
-    if (out != NULL)
-        *out = NULL;
-    if (p == NULL || out == NULL || (match != NULL && mlen == 0)) {
-        errno = EINVAL;
-        return -1;
+    if (p->closed)
+        return tp__fail(EPIPE);
+    size_t len = tp__pipe_find_match(p, d, dlen);
+    if (len > 0) {
+        ssize_t r = take_line(p, len, sink, garbage);
+        if (r > 0)
+            tp__pipe_signal_reader(p);
+        return r;
     }
+    if (p->eof)
+        return 0;
+    if (sink->out == NULL && p->buffered >= sink->cap)
+        return tp__fail(EMSGSIZE); /* the line cannot fit the caller's buffer */
+    if (p->buffered >= p->bsize) {
+        p->ext->stats.enobufs++;
+        return tp__fail(ENOBUFS);
+    }
+    /* Room left: the writer should know a reader is waiting. */
+    tp__pipe_signal_reader(p);
+    return -2;
+}
+
+static ssize_t readmatch(tp_pipe *p, const void *match, size_t mlen, const line_sink *sink,
+                         double timeout)
+{
+    tp__deadline dl;
+    if (p == NULL || (match != NULL && mlen == 0) || tp__deadline_set(&dl, timeout) != 0)
+        return tp__fail(EINVAL);
     const unsigned char *d = match ? match : crlf;
     size_t dlen = match ? mlen : sizeof crlf;
     tp__seg *garbage = NULL;
-    tp__deadline dl;
+    tp__wait w;
+    tp__wait_init(&w, TP_SIDE_READER, &dl);
     ssize_t r;
+    int err = 0;
 
     pthread_mutex_lock(&p->lock);
-    tp__deadline_set(&dl, p->timeout);
+    if (tp__pipe_ensure_ext(p) != 0) {
+        pthread_mutex_unlock(&p->lock);
+        return tp__fail(ENOMEM);
+    }
     uint64_t progress = p->published;
     for (bool timed_out = false;;) {
-        if (p->closed) {
-            r = tp__fail(EPIPE);
+        r = try_line(p, d, dlen, sink, &garbage);
+        if (r != -2) {
+            err = r < 0 ? errno : 0;
             break;
         }
-        size_t len = find_match(p, d, dlen);
-        if (len > 0) {
-            r = take_line(p, len, out, &garbage);
-            if (r > 0)
-                tp__pipe_signal_reader(p);
-            break;
-        }
-        if (p->eof) {
-            r = 0;
-            break;
-        }
-        if (p->buffered >= p->bsize) {
-            r = tp__fail(ENOBUFS);
-            break;
-        }
-        /* Room left: the writer should know a reader is waiting. */
-        tp__pipe_signal_reader(p);
         if (!p->rblocking) {
-            r = tp__fail(EAGAIN);
+            err = EAGAIN;
             break;
         }
         if (p->published != progress) {
             /* New bytes arrived: the idle clock starts again. */
             progress = p->published;
-            tp__deadline_set(&dl, p->timeout);
+            tp__deadline_set(&dl, timeout);
             timed_out = false;
         }
         if (timed_out) {
-            r = tp__fail(ETIMEDOUT);
+            err = ETIMEDOUT;
             break;
         }
-        timed_out = tp__pipe_sleep(p, &p->readable, &p->rwaiters, &dl) == ETIMEDOUT;
+        timed_out = tp__pipe_sleep(p, &w, &p->rwaiters) == ETIMEDOUT;
     }
-    int err = errno;
+    /* ENOBUFS and friends are not waits; only count the wait's time. */
+    tp__wait_end(p, &w, err == ETIMEDOUT ? err : 0);
     pthread_mutex_unlock(&p->lock);
     tp__seg_unref_list(garbage);
-    errno = err;
-    return r;
+    return err ? tp__fail(err) : r;
+}
+
+ssize_t tp_pipe_readmatch_timed(tp_pipe *p, const void *match, size_t mlen, void **out,
+                                double timeout)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (out == NULL)
+        return tp__fail(EINVAL);
+    line_sink sink = {out, NULL, 0};
+    return readmatch(p, match, mlen, &sink, timeout);
+}
+
+ssize_t tp_pipe_readmatch(tp_pipe *p, const void *match, size_t mlen, void **out)
+{
+    return tp_pipe_readmatch_timed(p, match, mlen, out, p ? p->timeout : 0);
+}
+
+ssize_t tp_pipe_readmatch_into(tp_pipe *p, const void *match, size_t mlen, void *buf, size_t cap,
+                               double timeout)
+{
+    if (buf == NULL && cap > 0)
+        return tp__fail(EINVAL);
+    line_sink sink = {NULL, buf, cap};
+    return readmatch(p, match, mlen, &sink, timeout);
 }

@@ -1,0 +1,49 @@
+/* iov.c - copying between flat buffers and iovec arrays, so every read and
+ * write path is written once for both the plain and the vectored calls. */
+#include "internal.h"
+
+#include <string.h>
+
+size_t tp__iov_total(const struct iovec *iov, int cnt)
+{
+    size_t total = 0;
+    for (int i = 0; i < cnt; i++) {
+        if (__builtin_add_overflow(total, iov[i].iov_len, &total))
+            return SIZE_MAX;
+    }
+    return total;
+}
+
+void tp__iov_gather(tp__iovcur *c, void *dst, size_t n)
+{
+    char *out = dst;
+    while (n > 0) {
+        size_t k = TP__MIN(n, c->iov->iov_len - c->off);
+        memcpy(out, (const char *)c->iov->iov_base + c->off, k);
+        out += k;
+        n -= k;
+        c->off += k;
+        if (c->off == c->iov->iov_len) {
+            c->iov++;
+            c->cnt--;
+            c->off = 0;
+        }
+    }
+}
+
+void tp__iov_scatter(tp__iovcur *c, const void *src, size_t n)
+{
+    const char *in = src;
+    while (n > 0) {
+        size_t k = TP__MIN(n, c->iov->iov_len - c->off);
+        memcpy((char *)c->iov->iov_base + c->off, in, k);
+        in += k;
+        n -= k;
+        c->off += k;
+        if (c->off == c->iov->iov_len) {
+            c->iov++;
+            c->cnt--;
+            c->off = 0;
+        }
+    }
+}

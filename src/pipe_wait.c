@@ -1,0 +1,268 @@
+/* pipe_wait.c - how a pipe call waits: a brief adaptive spin (the other side
+ * is often about to act), then sleep on the pipe's condition with one
+ * absolute deadline; plus the public waits and flush built on it. */
+#include "internal.h"
+
+#include <errno.h>
+
+/* Spin budget bounds: spins that pay off double it, futile ones halve it,
+ * so a ping-pong partner spins while an idle reader soon just sleeps. */
+#define TP__SPIN_MIN_NS 2000u
+#define TP__SPIN_MAX_NS 50000u
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+void tp__wait_init(tp__wait *w, int side, const tp__deadline *d)
+{
+    *w = (tp__wait){.deadline = d, .side = side};
+}
+
+/* Drops the lock and watches p->seq for up to the spin budget. Returns
+ * true if anything changed meanwhile (the caller must re-check before it
+ * sleeps). Called and returns locked. */
+static bool spin_for_change(tp_pipe *p)
+{
+    unsigned budget = p->spin_ns ? p->spin_ns : TP__SPIN_MIN_NS;
+    unsigned seen = atomic_load_explicit(&p->seq, memory_order_relaxed);
+    pthread_mutex_unlock(&p->lock);
+    bool changed = false;
+    double until = tp__now() + budget / 1e9;
+    for (unsigned i = 1;; i++) {
+        cpu_relax();
+        if (atomic_load_explicit(&p->seq, memory_order_relaxed) != seen) {
+            changed = true;
+            break;
+        }
+        if (i % 64 == 0 && tp__now() >= until)
+            break;
+    }
+    pthread_mutex_lock(&p->lock);
+    /* A change between the last look and re-locking must not be slept
+     * through: nobody broadcast it, since nobody was asleep. */
+    if (!changed && atomic_load_explicit(&p->seq, memory_order_relaxed) != seen)
+        return true;
+    if (changed)
+        p->spin_ns = budget * 2 < TP__SPIN_MAX_NS ? budget * 2 : TP__SPIN_MAX_NS;
+    else
+        p->spin_ns = budget / 2 > TP__SPIN_MIN_NS ? budget / 2 : TP__SPIN_MIN_NS;
+    return changed;
+}
+
+/* The first wait of a call: counts it and starts its clocks. */
+static void start_wait(tp_pipe *p, tp__wait *w)
+{
+    w->started = true;
+    w->since = w->last_move = tp__now();
+    w->progress = p->published + p->consumed;
+    if (p->ext == NULL)
+        tp__pipe_ensure_ext(p); /* stats are best effort if this fails */
+    if (p->ext != NULL) {
+        if (w->side == TP_SIDE_READER)
+            p->ext->stats.read_waits++;
+        else
+            p->ext->stats.write_waits++;
+        w->next_stall = w->since + p->ext->stall_after;
+    }
+}
+
+/* If a stall callback is installed and due before the real deadline,
+ * returns true and sets *dl to when it is due. */
+static bool stall_timer(tp_pipe *p, tp__wait *w, tp__deadline *dl)
+{
+    if (p->ext == NULL || p->ext->stall_fn == NULL)
+        return false;
+    uint64_t progress = p->published + p->consumed;
+    if (progress != w->progress) {
+        w->progress = progress;
+        w->last_move = tp__now();
+        w->next_stall = w->last_move + p->ext->stall_after;
+    }
+    double due = w->next_stall;
+    const tp__deadline *real = w->deadline;
+    if (real->kind == TP__DL_AT &&
+        (double)real->at.tv_sec + (double)real->at.tv_nsec / 1e9 <= due)
+        return false;
+    dl->kind = TP__DL_AT;
+    dl->at.tv_sec = (time_t)due;
+    dl->at.tv_nsec = (long)((due - (double)dl->at.tv_sec) * 1e9);
+    return true;
+}
+
+/* The stall timer fired: tell the callback if nothing moved meanwhile. */
+static void stall_fired(tp_pipe *p, tp__wait *w)
+{
+    double now = tp__now();
+    uint64_t progress = p->published + p->consumed;
+    if (progress != w->progress) {
+        w->progress = progress;
+        w->last_move = now;
+    } else if (p->ext != NULL && p->ext->stall_fn != NULL) {
+        tp_stall_fn fn = p->ext->stall_fn;
+        void *ctx = p->ext->stall_ctx;
+        pthread_mutex_unlock(&p->lock);
+        fn(p, w->side, now - w->last_move, ctx);
+        pthread_mutex_lock(&p->lock);
+    }
+    if (p->ext != NULL)
+        w->next_stall = now + p->ext->stall_after;
+}
+
+int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters)
+{
+    if (w->deadline->kind == TP__DL_NOW)
+        return ETIMEDOUT;
+    if (!w->started)
+        start_wait(p, w);
+    if (!w->spun) {
+        w->spun = true;
+        if (spin_for_change(p))
+            return 0;
+    }
+    tp__deadline stall_dl;
+    bool stall = stall_timer(p, w, &stall_dl);
+    (*waiters)++;
+    int rc = tp__cond_wait(&p->changed, &p->lock, stall ? &stall_dl : w->deadline);
+    (*waiters)--;
+    if (rc == ETIMEDOUT && stall) {
+        stall_fired(p, w);
+        return 0; /* the real deadline has not passed yet */
+    }
+    return rc;
+}
+
+int tp__wait_end(tp_pipe *p, tp__wait *w, int err)
+{
+    if (p->ext != NULL) {
+        tp_pipe_stats *st = &p->ext->stats;
+        if (w->started) {
+            double secs = tp__now() - w->since;
+            if (w->side == TP_SIDE_READER)
+                st->read_wait_secs += secs;
+            else
+                st->write_wait_secs += secs;
+        }
+        if (err == ETIMEDOUT)
+            st->timeouts++;
+    }
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the public waits and flush ---- */
+
+enum wait_kind { WAIT_WRITABLE, WAIT_READABLE, WAIT_DRAINED };
+
+/* 1: the condition holds; 0: not yet; -1/EPIPE: it never will. */
+static int wait_state(const tp_pipe *p, enum wait_kind kind)
+{
+    if (p->closed || (kind == WAIT_WRITABLE && p->eof)) {
+        errno = EPIPE;
+        return -1;
+    }
+    switch (kind) {
+    case WAIT_WRITABLE:
+        return tp__pipe_room(p) > 0;
+    case WAIT_READABLE:
+        return p->buffered > 0 || p->eof;
+    case WAIT_DRAINED:
+    default:
+        return p->buffered == 0;
+    }
+}
+
+static int wait_for(tp_pipe *p, enum wait_kind kind, double timeout)
+{
+    tp__deadline d;
+    if (p == NULL || tp__deadline_set(&d, timeout) != 0)
+        return tp__fail(EINVAL);
+    unsigned *waiters = kind == WAIT_WRITABLE   ? &p->wwaiters
+                        : kind == WAIT_READABLE ? &p->rwaiters
+                                                : &p->fwaiters;
+    tp__wait w;
+    tp__wait_init(&w, kind == WAIT_READABLE ? TP_SIDE_READER : TP_SIDE_WRITER, &d);
+    int err = 0;
+    pthread_mutex_lock(&p->lock);
+    for (bool timed_out = false;;) {
+        int st = wait_state(p, kind);
+        if (st != 0) {
+            err = st < 0 ? errno : 0;
+            break;
+        }
+        if (timed_out) {
+            err = ETIMEDOUT;
+            break;
+        }
+        timed_out = tp__pipe_sleep(p, &w, waiters) == ETIMEDOUT;
+    }
+    int rc = tp__wait_end(p, &w, err);
+    pthread_mutex_unlock(&p->lock);
+    if (rc < 0)
+        errno = err;
+    return rc;
+}
+
+int tp_pipe_write_wait(tp_pipe *p, double timeout)
+{
+    return wait_for(p, WAIT_WRITABLE, timeout);
+}
+
+int tp_pipe_read_wait(tp_pipe *p, double timeout)
+{
+    return wait_for(p, WAIT_READABLE, timeout);
+}
+
+int tp_pipe_flush_wait(tp_pipe *p, double timeout)
+{
+    return wait_for(p, WAIT_DRAINED, timeout);
+}
+
+int tp_pipe_flush(tp_pipe *p)
+{
+    if (p == NULL)
+        return tp__fail(EINVAL);
+    tp__deadline d;
+    tp__deadline_set(&d, p->timeout);
+    tp__wait w;
+    tp__wait_init(&w, TP_SIDE_WRITER, &d);
+    int err = 0;
+    pthread_mutex_lock(&p->lock);
+    uint64_t progress = p->consumed;
+    for (bool timed_out = false;;) {
+        if (p->closed) {
+            err = EPIPE;
+            break;
+        }
+        if (p->buffered == 0)
+            break;
+        if (!p->wblocking) {
+            err = EAGAIN;
+            break;
+        }
+        if (p->consumed != progress) {
+            /* The reader moved: the idle clock starts again. */
+            progress = p->consumed;
+            tp__deadline_set(&d, p->timeout);
+            timed_out = false;
+        }
+        if (timed_out) {
+            err = ETIMEDOUT;
+            break;
+        }
+        timed_out = tp__pipe_sleep(p, &w, &p->fwaiters) == ETIMEDOUT;
+    }
+    int rc = tp__wait_end(p, &w, err);
+    pthread_mutex_unlock(&p->lock);
+    if (rc < 0)
+        errno = err;
+    return rc;
+}
