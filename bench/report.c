@@ -130,6 +130,13 @@ void tb_report_machine(FILE *out)
             "unknown",
 #endif
             load);
+    /* A 1-minute load near the CPU count means other work competes with
+     * the two or more threads each measurement keeps busy. */
+    double avg = strtod(load, NULL);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus > 0 && avg > (double)cpus - 0.5)
+        fprintf(out, "# WARNING: load average %.1f on %ld CPUs: other processes compete for "
+                     "the CPUs, figures are noisy\n", avg, cpus);
 }
 
 void tb_report_table(FILE *out, const tb_options *o)
