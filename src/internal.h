@@ -177,6 +177,9 @@ struct tp_pipe {
     unsigned spin_ns;        /* adaptive spin budget before sleeping */
     bool rblocking, wblocking;
     bool eof, closed;
+    /* A large write is filling the tail's free space outside the lock:
+     * other writers wait, and readers neither rewind nor unlink the tail. */
+    bool tail_busy;
     double timeout;          /* read-only after creation */
     tp_event *rflag;
     tp__pool *pool;          /* created at the first write */

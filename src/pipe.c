@@ -253,6 +253,8 @@ static void drop_head(tp_pipe *p, tp__seg **garbage)
 {
     tp__seg *s = p->head;
     forget_match_cursor(p);
+    if (s == p->tail && p->tail_busy)
+        return; /* a writer is filling it; it stays, empty, as the head */
     if (s == p->tail && !s->is_ref && atomic_load_explicit(&s->refs, memory_order_acquire) == 1) {
         s->start = s->end = 0;
         return;

@@ -9,8 +9,10 @@
  * reserve room, copy unlocked so a reader can drain in parallel, then link. */
 #define TP__COPY_LOCKED_MAX 4096
 
-/* Waits until the pipe has room. Returns the room (> 0), or -1 with
- * errno EPIPE, EAGAIN or ETIMEDOUT. Called and returns locked. */
+/* Waits until the pipe has room and no other writer holds the tail (a
+ * wait for another writer's copy, bounded, happens even on a non-blocking
+ * end). Returns the room (> 0), or -1 with errno EPIPE, EAGAIN or
+ * ETIMEDOUT. Called and returns locked. */
 static ssize_t wait_room(tp_pipe *p, const tp__deadline *d)
 {
     tp__wait w;
@@ -23,11 +25,11 @@ static ssize_t wait_room(tp_pipe *p, const tp__deadline *d)
             break;
         }
         room = tp__pipe_room(p);
-        if (room > 0) {
+        if (room > 0 && !p->tail_busy) {
             err = 0;
             break;
         }
-        if (!p->wblocking) {
+        if (room == 0 && !p->wblocking) {
             err = EAGAIN;
             break;
         }
@@ -121,30 +123,65 @@ static tp__seg *copy_to_chain(tp__pool *pool, tp__iovcur *src, size_t n, tp__seg
     return first;
 }
 
-/* The unlocked part of a large write: k bytes of room are reserved. */
-static ssize_t write_reserved(tp_pipe *p, tp__iovcur *src, size_t k)
+/* A large write in progress: k bytes of room reserved, of which the first
+ * `fill` go into the free space of the tail segment `tail` (held with a
+ * reference and the tail_busy flag), the rest into a private chain. */
+typedef struct big_write {
+    size_t k;
+    tp__seg *tail;
+    size_t at, fill;
+} big_write;
+
+/* Under the lock: reserves room and the tail for a large write. */
+static void reserve(tp_pipe *p, size_t k, big_write *bw)
 {
-    tp__seg *last = NULL;
-    tp__seg *first = copy_to_chain(p->pool, src, k, &last);
-    int err = first ? 0 : ENOMEM;
-    tp__seg *garbage = NULL;
+    tp__seg *t = p->tail;
+    bw->k = k;
+    bw->tail = NULL;
+    bw->at = bw->fill = 0;
+    if (t != NULL && !t->is_ref && t->end < t->cap) {
+        tp__seg_ref(t); /* a close may unlink it while we copy */
+        bw->tail = t;
+        bw->at = t->end;
+        bw->fill = TP__MIN(k, t->cap - t->end);
+    }
+    p->reserved += k;
+    p->tail_busy = true;
+}
+
+/* The unlocked copy of a large write, then linking it in. Contiguous in
+ * the stream: no other writer can add to the tail meanwhile. */
+static ssize_t write_reserved(tp_pipe *p, tp__iovcur *src, const big_write *bw)
+{
+    size_t rest = bw->k - bw->fill;
+    tp__seg *last = NULL, *chain = NULL, *garbage = NULL;
+    if (bw->fill > 0)
+        tp__iov_gather(src, bw->tail->data + bw->at, bw->fill);
+    if (rest > 0)
+        chain = copy_to_chain(p->pool, src, rest, &last);
+    int err = (rest > 0 && chain == NULL) ? ENOMEM : 0;
 
     pthread_mutex_lock(&p->lock);
-    p->reserved -= k;
+    p->reserved -= bw->k;
+    p->tail_busy = false;
     if (err == 0 && (p->closed || p->eof)) {
         /* The reader closed (or EOF was written) while we copied. */
         err = EPIPE;
-        garbage = first;
+        garbage = chain;
     } else if (err == 0) {
-        link_chain(p, first, last, &garbage);
-        publish(p, k);
+        if (bw->fill > 0)
+            bw->tail->end += bw->fill; /* still the tail: nobody could move it */
+        if (chain != NULL)
+            link_chain(p, chain, last, &garbage);
+        publish(p, bw->k);
     }
-    if (err != 0)
-        tp__pipe_changed(p, TP__WAKE_WRITERS); /* the reservation is free again */
+    tp__pipe_changed(p, TP__WAKE_WRITERS); /* the tail (and any unused room) is free */
     pthread_mutex_unlock(&p->lock);
 
+    if (bw->tail != NULL)
+        tp__seg_unref(bw->tail);
     tp__seg_unref_list(garbage);
-    return err ? tp__fail(err) : (ssize_t)k;
+    return err ? tp__fail(err) : (ssize_t)bw->k;
 }
 
 /* A zero-length write never waits: it fails only after EOF or close, and
@@ -176,9 +213,10 @@ static ssize_t write_copy(tp_pipe *p, tp__iovcur *src, size_t n, const tp__deadl
     }
     size_t k = TP__MIN(n, (size_t)room);
     if (k > TP__COPY_LOCKED_MAX) {
-        p->reserved += k;
+        big_write bw;
+        reserve(p, k, &bw);
         pthread_mutex_unlock(&p->lock);
-        return write_reserved(p, src, k);
+        return write_reserved(p, src, &bw);
     }
     size_t done = append_locked(p, src, k, &garbage);
     if (done > 0)
