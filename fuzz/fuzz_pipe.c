@@ -215,7 +215,8 @@ static void op_write(input *in, int pi, bool ref)
         errno = 0;
         ssize_t r = tp_pipe_write(p, data, n);
         int e = errno;
-        expect_ret(r, e, model_write(m, data, n, &merr), merr);
+        long long want_ = model_write(m, data, n, &merr);
+        expect_ret(r, e, want_, merr);
         return;
     }
     H.what = "write_ref";
@@ -229,7 +230,8 @@ static void op_write(input *in, int pi, bool ref)
         errno = 0;
         ssize_t r = tp_pipe_write_ref(p, buf, n, NULL, NULL);
         int e = errno;
-        expect_ret(r, e, model_write_ref(m, data, n, &merr), merr);
+        long long want_ = model_write_ref(m, data, n, &merr);
+        expect_ret(r, e, want_, merr);
         H.nullref[H.nnull++] = buf; /* freed once every pipe is gone */
         return;
     }
@@ -243,7 +245,8 @@ static void op_write(input *in, int pi, bool ref)
     errno = 0;
     ssize_t r = tp_pipe_write_ref(p, buf, n, on_release, s);
     int e = errno;
-    expect_ret(r, e, model_write_ref(m, data, n, &merr), merr);
+    long long want_ = model_write_ref(m, data, n, &merr);
+    expect_ret(r, e, want_, merr);
     if (r < 0) {
         CHECK(s->r.released == 0, "release called for a rejected write_ref");
         free(buf);
@@ -429,12 +432,14 @@ static void op_query(input *in, int pi)
         H.what = "canwrite";
         ssize_t r = tp_pipe_canwrite(p);
         e = errno;
-        expect_ret(r, e, model_canwrite(m, &merr), merr);
+        long long want_ = model_canwrite(m, &merr);
+        expect_ret(r, e, want_, merr);
     } else {
         H.what = "canread";
         int r = tp_pipe_canread(p);
         e = errno;
-        expect_ret(r, e, model_canread(m, &merr), merr);
+        long long want_ = model_canread(m, &merr);
+        expect_ret(r, e, want_, merr);
     }
 }
 
