@@ -3,10 +3,15 @@ prefer `python setup.py build_ext --inplace`. `pip install .` does not use
 this file: it uses the offline backend python/tpipe_build.py (pyproject.toml).
 """
 import glob
+import os
+import sys
 
 from setuptools import Extension, setup
 
-lib_sources = sorted(glob.glob("src/*.c"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "python"))
+from tpipe_build import library_sources  # noqa: E402 (the list CMake uses)
+
+lib_sources = [os.path.relpath(p) for p in library_sources()]
 module_sources = sorted(glob.glob("python/src/*.c"))
 
 setup(

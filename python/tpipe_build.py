@@ -14,6 +14,7 @@ import glob
 import hashlib
 import io
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -28,8 +29,25 @@ VERSION = "0.1.0"
 SUMMARY = "Thread-safe buffered pipe between threads (C core), a drop-in for pyslet.streams"
 
 
+def library_sources(root=ROOT):
+    """The C library's sources: the TP_SOURCES list of the top-level
+    CMakeLists.txt (so both builds compile the same files), else src/*.c."""
+    try:
+        with open(os.path.join(root, "CMakeLists.txt")) as f:
+            text = f.read()
+        m = re.search(r"set\(TP_SOURCES\s+([^)]*)\)", text)
+        if m:
+            files = [os.path.join(root, w) for w in m.group(1).split()
+                     if w.endswith(".c") and "$" not in w]
+            if files and all(os.path.isfile(p) for p in files):
+                return files
+    except OSError:
+        pass
+    return sorted(glob.glob(os.path.join(root, "src", "*.c")))
+
+
 def _sources():
-    lib = sorted(glob.glob(os.path.join(ROOT, "src", "*.c")))
+    lib = library_sources()
     mod = sorted(glob.glob(os.path.join(ROOT, "python", "src", "*.c")))
     if not lib or not mod:
         raise RuntimeError("tpipe sources not found under %s" % ROOT)
@@ -128,7 +146,8 @@ def build_sdist(sdist_directory, config_settings=None):
     base = "%s-%s" % (NAME, VERSION)
     name = base + ".tar.gz"
     members = ["pyproject.toml", "setup.py", "README.md", "LICENSE"]
-    for pattern in ("include/*.h", "src/*.c", "src/*.h", "python/*.py", "python/src/*",
+    for pattern in ("CMakeLists.txt", "include/*.h", "src/*.c", "src/*.h", "python/*.py",
+                    "python/src/*",
                     "python/tests/*.py", "docs/python.md"):
         members += [os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, pattern))]
     os.makedirs(sdist_directory, exist_ok=True)
