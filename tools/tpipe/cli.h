@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "tpipe.h"
 
@@ -38,7 +39,7 @@ struct tpc_options {
     bool json;            /* --json: progress and summary as JSON lines */
     double interval;      /* -i: seconds between progress updates */
     bool stop_on_error;   /* --stop-on-error */
-    bool zero_copy;       /* off with --no-zero-copy: no mmap / vmsplice */
+    bool zero_copy;       /* off with --no-zero-copy: no mmap / splice */
     const char **outputs; /* -o, in order; "-" is stdout */
     int noutputs;
     char **inputs; /* operands; none means stdin */
@@ -70,16 +71,30 @@ struct tpc_block {
     atomic_int refs;
     bool mapped;      /* true: a file mapping, munmap on last release */
     struct tpc_block *next_free; /* guarded by pool->mu */
+    /* File mappings only: where the bytes come from, so that an output
+     * pipe can splice(2) them from the page cache; prev/next link the
+     * pool's list of live mappings (guarded by pool->mu). */
+    struct tpc_source *src;
+    off_t src_off; /* file offset of data[0] */
+    struct tpc_block *prev, *next;
+};
+
+/* An input file shared by the mappings made of it: its own descriptor
+ * (a dup) stays open until the last mapping is released. */
+struct tpc_source {
+    int fd;
+    atomic_int refs;
 };
 
 struct tpc_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    unsigned char *arena; /* all pool blocks, contiguous: vmsplice refuses them */
+    unsigned char *arena; /* all pool blocks, one mapping */
     size_t arena_len;
     size_t block_size;
     struct tpc_block *blocks;
     struct tpc_block *free_list; /* guarded by mu */
+    struct tpc_block *mapped;    /* live file mappings; guarded by mu */
     atomic_bool cancelled;       /* set to make tpc_pool_get give up */
 };
 
@@ -89,13 +104,20 @@ void tpc_pool_destroy(struct tpc_pool *pool);
  * pool is cancelled. */
 struct tpc_block *tpc_pool_get(struct tpc_pool *pool);
 void tpc_pool_cancel(struct tpc_pool *pool);
-/* Wraps a file mapping as a block (one reference). NULL/ENOMEM. */
-struct tpc_block *tpc_block_mapped(void *addr, size_t len);
+/* A source for fd (dup'ed: the caller keeps fd). NULL on failure. */
+struct tpc_source *tpc_source_new(int fd);
+void tpc_source_unref(struct tpc_source *src);
+/* Wraps a mapping of src at file offset off as a block (one reference;
+ * takes a reference on src). NULL/ENOMEM. */
+struct tpc_block *tpc_block_mapped(struct tpc_pool *pool, void *addr, size_t len,
+                                   struct tpc_source *src, off_t off);
+/* If p lies in a live file mapping, sets *fd and *off to where its bytes
+ * are in the file and returns true. Valid while the caller holds a view
+ * (and so a reference) on that mapping. */
+bool tpc_pool_find_file(struct tpc_pool *pool, const void *p, int *fd, off_t *off);
 void tpc_block_ref(struct tpc_block *b);
 /* Drops one reference; also the tp_release_fn given to write_ref. */
 void tpc_block_unref(void *block);
-/* True if p lies in memory the pool will reuse (unsafe to vmsplice). */
-bool tpc_pool_owns(const struct tpc_pool *pool, const void *p);
 
 /* ---- run state shared by the threads (run.c) ---- */
 
@@ -107,7 +129,7 @@ struct tpc_output {
     struct tpc_run *run;
     const char *name; /* as given; "-" is stdout */
     int fd;
-    bool is_fifo;     /* vmsplice possible */
+    bool is_fifo;     /* splice(2) possible */
     tp_pipe *pipe;
     pthread_t thread;
     bool started;
@@ -116,6 +138,7 @@ struct tpc_output {
     atomic_uint_least64_t wait_ns; /* time blocked waiting for data */
     atomic_bool failed;            /* write error: this output stopped */
     atomic_bool done;              /* thread finished */
+    atomic_bool idle;              /* waiting for data it cannot drain */
     int error;                     /* errno of the failure; written before failed */
 };
 
@@ -130,6 +153,7 @@ struct tpc_run {
     uint64_t size_total; /* -s, or the sum of regular input files; 0 unknown */
     uint64_t high_bytes; /* -P as bytes */
     uint64_t low_bytes;  /* -p as bytes */
+    bool populate;       /* an output copies from mapped files: pre-fault them */
 
     atomic_uint_least64_t bytes_in;
     atomic_uint_least64_t in_wait_ns; /* input blocked on a full buffer */
@@ -162,6 +186,9 @@ void tpc_wake_main(struct tpc_run *run);
 void tpc_worker_signals(void);
 /* Largest tp_pipe_buffered over outputs still running. */
 uint64_t tpc_fill(struct tpc_run *run);
+
+/* Grows the kernel buffer of pipe fd towards size (at most 1 MiB). */
+void tpc_grow_pipe(int fd, uint64_t size);
 
 void *tpc_input_main(void *run);
 void *tpc_output_main(void *output);

@@ -22,12 +22,25 @@ static void note_peak(struct tpc_run *run, uint64_t fill)
     }
 }
 
-/* Waits (for -p) until every live output has drained to the low mark. */
+/* True if every running output waits for data it cannot drain yet (in
+ * line mode: a partial line). */
+static bool outputs_idle(struct tpc_run *run)
+{
+    for (int i = 0; i < run->noutputs; i++) {
+        struct tpc_output *out = &run->outputs[i];
+        if (!atomic_load(&out->failed) && !atomic_load(&out->done) && !atomic_load(&out->idle))
+            return false;
+    }
+    return true;
+}
+
+/* Waits (for -p) until every live output has drained to the low mark, or
+ * cannot drain any further without more input. */
 static void wait_drained(struct tpc_run *run)
 {
     while (!atomic_load(&run->stop)) {
         uint64_t seen = tpc_gen(run);
-        if (tpc_fill(run) <= run->low_bytes)
+        if (tpc_fill(run) <= run->low_bytes || outputs_idle(run))
             return;
         tpc_wait_gen(run, seen, 0.2);
     }
@@ -111,8 +124,8 @@ static bool copy_reads(struct tpc_run *run, int fd, const char *name)
 }
 
 /* Maps a regular file chunk by chunk from the current offset to the size
- * fstat reported, so outputs write straight from the page cache (and
- * vmsplice can hand pages to a pipe). Anything the mapping cannot cover
+ * fstat reported, so outputs write straight from the page cache (and pipe
+ * outputs splice(2) from the file: no copy at all). Anything the mapping cannot cover
  * (a failing mmap, a file that grew, /proc files of size 0) is left for
  * copy_reads, from the offset reached. Returns false to stop. */
 static bool copy_mapped(struct tpc_run *run, int fd, const struct stat *st)
@@ -126,6 +139,9 @@ static bool copy_mapped(struct tpc_run *run, int fd, const struct stat *st)
         chunk = MAP_CHUNK_MIN;
     if (chunk > run->opt->buffer_size)
         chunk = run->opt->buffer_size;
+    struct tpc_source *src = tpc_source_new(fd);
+    if (src == NULL)
+        return true;
     bool more = true;
     while (more && off < st->st_size && !atomic_load(&run->stop)) {
         off_t base = off - (off_t)((size_t)off % page);
@@ -133,10 +149,13 @@ static bool copy_mapped(struct tpc_run *run, int fd, const struct stat *st)
         size_t n = (size_t)(st->st_size - off);
         if (n > chunk)
             n = chunk;
-        void *map = mmap(NULL, skip + n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, base);
+        /* Pre-fault only when an output will copy from the mapping: pipe
+         * outputs splice from the file and never touch these pages. */
+        int flags = MAP_SHARED | (run->populate ? MAP_POPULATE : 0);
+        void *map = mmap(NULL, skip + n, PROT_READ, flags, fd, base);
         if (map == MAP_FAILED)
             break;
-        struct tpc_block *b = tpc_block_mapped(map, skip + n);
+        struct tpc_block *b = tpc_block_mapped(&run->pool, map, skip + n, src, base);
         if (b == NULL) {
             munmap(map, skip + n);
             break;
@@ -146,6 +165,7 @@ static bool copy_mapped(struct tpc_run *run, int fd, const struct stat *st)
         tpc_block_unref(b);
         off += (off_t)n;
     }
+    tpc_source_unref(src);
     /* Leave the offset where the mapping ended, for copy_reads and for
      * whoever shares this descriptor (stdin) after us. */
     lseek(fd, off, SEEK_SET);
@@ -163,8 +183,11 @@ static bool copy_input(struct tpc_run *run, const char *name)
     const char *shown = is_stdin ? "standard input" : name;
     bool more = true;
     struct stat st;
-    if (run->opt->zero_copy && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+    bool have_st = fstat(fd, &st) == 0;
+    if (run->opt->zero_copy && have_st && S_ISREG(st.st_mode))
         more = copy_mapped(run, fd, &st);
+    if (run->opt->zero_copy && have_st && S_ISFIFO(st.st_mode))
+        tpc_grow_pipe(fd, run->opt->block_size);
     if (more)
         more = copy_reads(run, fd, shown);
     if (!is_stdin)

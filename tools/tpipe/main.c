@@ -49,6 +49,18 @@ static uint64_t total_size(const struct tpc_options *o)
     return total;
 }
 
+/* A pipe's 64 KiB default costs a context switch per 64 KiB; grow it to a
+ * block (within /proc/sys/fs/pipe-max-size; failure is harmless). Exported
+ * for the input side too. */
+void tpc_grow_pipe(int fd, uint64_t size)
+{
+    if (size > (1u << 20))
+        size = 1u << 20;
+    int cur = fcntl(fd, F_GETPIPE_SZ);
+    if (cur >= 0 && (uint64_t)cur < size)
+        (void)fcntl(fd, F_SETPIPE_SZ, (int)size);
+}
+
 static int open_outputs(struct tpc_run *run)
 {
     const struct tpc_options *o = run->opt;
@@ -76,6 +88,10 @@ static int open_outputs(struct tpc_run *run)
         }
         struct stat st;
         out->is_fifo = fstat(out->fd, &st) == 0 && S_ISFIFO(st.st_mode);
+        if (out->is_fifo && o->zero_copy)
+            tpc_grow_pipe(out->fd, o->block_size);
+        if (!out->is_fifo && !S_ISCHR(st.st_mode))
+            run->populate = true; /* regular files, sockets: write copies */
         ok++;
     }
     return ok;
@@ -147,8 +163,14 @@ static bool supervise(struct tpc_run *run, struct tpc_report *rep, int nworkers)
             wait = 50000000u;
         struct timespec ts = ns_to_ts(wait);
         int sig = sigtimedwait(&waitset, NULL, &ts);
-        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
-            signals++;
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+            if (++signals == 1 && !run->opt->quiet) {
+                tpc_report_break(rep);
+                fputs("tpipe: interrupted: writing out what is buffered "
+                      "(interrupt again to stop at once)\n",
+                      stderr);
+            }
+        }
         if (signals >= 2 || (atomic_load(&run->abort) && !aborted)) {
             apply_abort(run);
             stopped = aborted = true;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,23 +46,30 @@ static bool throttle(struct tpc_run *run, struct bucket *bk, size_t n)
     return true;
 }
 
-/* Writes all of buf, retrying short writes and EINTR. Pages that are not
- * in the reusable pool (mapped input files) go into a pipe by vmsplice: the
- * pipe then references the page cache instead of copying. Returns 0, or -1
- * with errno (ECANCELED when the run aborted). */
+/* Writes all of buf, retrying short writes and EINTR. Bytes of a mapped
+ * input file go into a pipe output with splice(2) from the file itself:
+ * the pipe then references the page cache and nothing is copied. Returns
+ * 0, or -1 with errno (ECANCELED when the run aborted). */
 static int write_all(struct tpc_output *out, const unsigned char *buf, size_t n)
 {
     struct tpc_run *run = out->run;
-    bool splice_ok = run->opt->zero_copy && out->is_fifo && !tpc_pool_owns(&run->pool, buf);
+    int src_fd = -1;
+    off_t src_off = 0;
+    bool splice_ok = run->opt->zero_copy && out->is_fifo &&
+                     tpc_pool_find_file(&run->pool, buf, &src_fd, &src_off);
     while (n > 0) {
         ssize_t w;
         if (splice_ok) {
-            struct iovec iov = {(void *)(uintptr_t)buf, n};
-            w = vmsplice(out->fd, &iov, 1, 0);
+            w = splice(src_fd, &src_off, out->fd, NULL, n, SPLICE_F_MORE);
             if (w < 0 && (errno == EINVAL || errno == ENOSYS)) {
-                out->is_fifo = false; /* not supported here: plain writes */
-                splice_ok = false;
+                splice_ok = false; /* not for this file system: write */
                 continue;
+            }
+            if (w == 0) {
+                /* The file shrank under us: what we mapped past its end
+                 * cannot be read either. Report it, never make bytes up. */
+                errno = EIO;
+                return -1;
             }
             if (w > 0)
                 atomic_store(&run->zero_copy_used, true);
@@ -198,6 +204,7 @@ static void drain_lines(struct tpc_output *out, struct bucket *bk)
         void *line;
         ssize_t n = tp_pipe_readmatch(out->pipe, "\n", 1, &line);
         if (n > 0) {
+            atomic_store(&out->idle, false);
             atomic_fetch_add(&out->lines, 1);
             tpc_notify(run);
             if (len + (size_t)n > cap)
@@ -220,8 +227,15 @@ static void drain_lines(struct tpc_output *out, struct bucket *bk)
         }
         if (n < 0 && errno == EAGAIN) {
             /* No complete line yet: write what we have, then sleep until
-             * the input hands over more (or ends). */
+             * the input hands over more (or ends). Say we are idle first
+             * (and look once more): an input waiting for -p must not wait
+             * for us to drain a partial line we cannot drain. */
             FLUSH();
+            if (!atomic_load(&out->idle)) {
+                atomic_store(&out->idle, true);
+                tpc_notify(run);
+                continue;
+            }
             uint64_t t0 = tpc_now_ns();
             tpc_wait_gen(run, seen, 0.2);
             atomic_fetch_add(&out->wait_ns, tpc_now_ns() - t0);

@@ -2,8 +2,10 @@
  * every output pipe shares by reference (tp_pipe_write_ref), and blocks
  * that wrap a mapping of an input file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -12,10 +14,10 @@ int tpc_pool_init(struct tpc_pool *pool, size_t block_size, size_t nblocks)
     pool->block_size = block_size;
     pool->arena_len = block_size * nblocks;
     pool->free_list = NULL;
+    pool->mapped = NULL;
     atomic_init(&pool->cancelled, false);
     /* One anonymous mapping: pages are only touched (and so only cost
-     * memory) once a block is used, and a single address range tells the
-     * outputs which data they must not vmsplice. */
+     * memory) once a block is used. */
     void *arena = mmap(NULL, pool->arena_len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (arena == MAP_FAILED)
@@ -75,16 +77,66 @@ void tpc_pool_cancel(struct tpc_pool *pool)
     pthread_mutex_unlock(&pool->mu);
 }
 
-struct tpc_block *tpc_block_mapped(void *addr, size_t len)
+struct tpc_source *tpc_source_new(int fd)
+{
+    struct tpc_source *src = malloc(sizeof *src);
+    if (src == NULL)
+        return NULL;
+    src->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (src->fd < 0) {
+        free(src);
+        return NULL;
+    }
+    atomic_init(&src->refs, 1);
+    return src;
+}
+
+void tpc_source_unref(struct tpc_source *src)
+{
+    if (atomic_fetch_sub_explicit(&src->refs, 1, memory_order_acq_rel) == 1) {
+        close(src->fd);
+        free(src);
+    }
+}
+
+struct tpc_block *tpc_block_mapped(struct tpc_pool *pool, void *addr, size_t len,
+                                   struct tpc_source *src, off_t off)
 {
     struct tpc_block *b = calloc(1, sizeof *b);
     if (b == NULL)
         return NULL;
+    b->pool = pool;
     b->data = addr;
     b->len = len;
     b->mapped = true;
+    b->src = src;
+    b->src_off = off;
+    atomic_fetch_add(&src->refs, 1);
     atomic_init(&b->refs, 1);
+    pthread_mutex_lock(&pool->mu);
+    b->next = pool->mapped;
+    if (b->next != NULL)
+        b->next->prev = b;
+    pool->mapped = b;
+    pthread_mutex_unlock(&pool->mu);
     return b;
+}
+
+bool tpc_pool_find_file(struct tpc_pool *pool, const void *p, int *fd, off_t *off)
+{
+    const unsigned char *c = p;
+    bool found = false;
+    pthread_mutex_lock(&pool->mu);
+    for (struct tpc_block *b = pool->mapped; b != NULL; b = b->next) {
+        if (c >= b->data && c < b->data + b->len) {
+            *fd = b->src->fd;
+            *off = b->src_off + (c - b->data);
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return found;
 }
 
 void tpc_block_ref(struct tpc_block *b)
@@ -99,21 +151,24 @@ void tpc_block_unref(void *block)
      * refilled by the input thread. */
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
+    struct tpc_pool *pool = b->pool;
     if (b->mapped) {
+        pthread_mutex_lock(&pool->mu);
+        if (b->prev != NULL)
+            b->prev->next = b->next;
+        else
+            pool->mapped = b->next;
+        if (b->next != NULL)
+            b->next->prev = b->prev;
+        pthread_mutex_unlock(&pool->mu);
         munmap(b->data, b->len);
+        tpc_source_unref(b->src);
         free(b);
         return;
     }
-    struct tpc_pool *pool = b->pool;
     pthread_mutex_lock(&pool->mu);
     b->next_free = pool->free_list;
     pool->free_list = b;
     pthread_cond_signal(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
-}
-
-bool tpc_pool_owns(const struct tpc_pool *pool, const void *p)
-{
-    const unsigned char *c = p;
-    return c >= pool->arena && c < pool->arena + pool->arena_len;
 }
