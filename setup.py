@@ -19,6 +19,10 @@ setup(
     version="0.1.0",
     description="Thread-safe buffered pipe between threads (C core), "
                 "a drop-in for pyslet.streams",
+    # No Python packages: stops setuptools' auto-discovery from taking src/
+    # for a package folder (and build_ext --inplace from copying there).
+    packages=[],
+    py_modules=[],
     ext_modules=[Extension(
         "tpipe",
         sources=module_sources + lib_sources,
