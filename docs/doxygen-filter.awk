@@ -18,7 +18,7 @@ END {
             decls = 0; braces = 0; b = i
             for (j = i + 1; j <= NR && L[j] !~ /^[ \t]*$/ && L[j] !~ /^[ \t]*\/\*/; j++) {
                 if (L[j] ~ /[{}]/) braces = 1
-                if (L[j] ~ /;[ \t]*$/) decls++
+                if (L[j] ~ /;[ \t]*$/ || L[j] ~ /^#[ \t]*define/) decls++
                 b = j
             }
             sub(/^\/\* /, "/** ", L[s])
@@ -26,7 +26,12 @@ END {
                 sub(/\*\/[ \t]*$/, "@file */", L[i])
             if (decls >= 2 && !braces) {
                 L[s] = "/** @{ */ " L[s]
-                L[b] = L[b] " /** @} */"
+                # close on the blank line after the block, where it cannot
+                # become part of a #define's value
+                if (b + 1 <= NR && L[b + 1] ~ /^[ \t]*$/)
+                    L[b + 1] = "/** @} */"
+                else
+                    L[b] = L[b] " /** @} */"
             }
         } else {
             if (match(L[i], /;[ \t]*\/\* /))
