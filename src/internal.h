@@ -85,8 +85,10 @@ tp__pool *tp__pool_new(size_t seg_cap, size_t max_free_copy);
 /* Marks the pool as no longer owned by a pipe; it frees itself once the
  * last outstanding segment comes back. */
 void tp__pool_orphan(tp__pool *pool);
-/* A copy segment with no bytes and refs 1, or NULL/ENOMEM. */
-tp__seg *tp__seg_new_copy(tp__pool *pool);
+/* A copy segment for cap bytes (pool->seg_cap at most; a recycled
+ * full-size one when available), no bytes yet, refs 1; or NULL/ENOMEM.
+ * Only full-size segments are recycled. */
+tp__seg *tp__seg_new_copy(tp__pool *pool, size_t cap);
 /* A ref segment over buf[0, n) with refs 1, or NULL/ENOMEM. */
 tp__seg *tp__seg_new_ref(tp__pool *pool, const void *buf, size_t n, tp_release_fn release,
                          void *ctx);
@@ -157,6 +159,7 @@ typedef struct tp__ext {
     tp_stall_fn stall_fn;
     void *stall_ctx;
     double stall_after;
+    size_t grow_cap;           /* size of the next small-write segment */
 } tp__ext;
 
 /* Everything below `lock` is guarded by it, except what says otherwise. */

@@ -76,6 +76,24 @@ static void link_chain(tp_pipe *p, tp__seg *first, tp__seg *last, tp__seg **garb
     p->tail = last;
 }
 
+/* Smallest segment small writes start with. */
+#define TP__SEG_START 128
+
+/* Capacity for a new segment that small writes will append to: it doubles
+ * while writes keep filling segments (a stream of small messages soon uses
+ * full, recycled segments) and starts small again after a write_ref broke
+ * the run (so alternating tiny copies and refs do not waste memory). */
+static size_t small_segment_cap(tp_pipe *p, size_t need)
+{
+    tp__ext *x = p->ext;
+    bool filled_run = p->tail != NULL && !p->tail->is_ref;
+    if (!filled_run || x->grow_cap < TP__SEG_START)
+        x->grow_cap = TP__SEG_START;
+    else if (x->grow_cap < p->pool->seg_cap)
+        x->grow_cap *= 2;
+    return need > x->grow_cap ? need : x->grow_cap;
+}
+
 /* Copies n bytes from the cursor into the tail under the lock, adding
  * segments as it fills. Returns the bytes copied (fewer only on ENOMEM). */
 static size_t append_locked(tp_pipe *p, tp__iovcur *src, size_t n, tp__seg **garbage)
@@ -84,7 +102,7 @@ static size_t append_locked(tp_pipe *p, tp__iovcur *src, size_t n, tp__seg **gar
     while (done < n) {
         tp__seg *t = p->tail;
         if (t == NULL || t->is_ref || t->end == t->cap) {
-            tp__seg *s = tp__seg_new_copy(p->pool);
+            tp__seg *s = tp__seg_new_copy(p->pool, small_segment_cap(p, n - done));
             if (s == NULL)
                 break;
             link_chain(p, s, s, garbage);
@@ -103,7 +121,7 @@ static tp__seg *copy_to_chain(tp__pool *pool, tp__iovcur *src, size_t n, tp__seg
 {
     tp__seg *first = NULL, *tail = NULL;
     for (size_t done = 0; done < n;) {
-        tp__seg *s = tp__seg_new_copy(pool);
+        tp__seg *s = tp__seg_new_copy(pool, pool->seg_cap);
         if (s == NULL) {
             tp__seg_unref_list(first);
             errno = ENOMEM;

@@ -57,11 +57,12 @@ void tp__pool_orphan(tp__pool *pool)
         pool_destroy(pool);
 }
 
-/* Pops a recycled segment from *list, or allocates one of `size` bytes. */
+/* Pops a recycled segment from *list (if list is not NULL), or allocates
+ * one of `size` bytes. */
 static tp__seg *pool_get(tp__pool *pool, tp__seg **list, size_t *count, size_t size)
 {
     pthread_mutex_lock(&pool->lock);
-    tp__seg *s = *list;
+    tp__seg *s = list ? *list : NULL;
     if (s != NULL) {
         *list = s->next;
         (*count)--;
@@ -91,16 +92,29 @@ static void seg_init(tp__seg *s, tp__pool *pool)
     s->pool = pool;
 }
 
-tp__seg *tp__seg_new_copy(tp__pool *pool)
+tp__seg *tp__seg_new_copy(tp__pool *pool, size_t cap)
 {
-    tp__seg *s = pool_get(pool, &pool->free_copy, &pool->n_free_copy,
-                          sizeof(tp__seg) + pool->seg_cap);
+    tp__seg *s = NULL;
+    if (cap < pool->seg_cap) {
+        /* A recycled full-size segment costs nothing; otherwise allocate
+         * just the smaller size, which is freed rather than recycled. */
+        pthread_mutex_lock(&pool->lock);
+        if (pool->free_copy != NULL)
+            cap = pool->seg_cap;
+        pthread_mutex_unlock(&pool->lock);
+    }
+    if (cap >= pool->seg_cap) {
+        cap = pool->seg_cap;
+        s = pool_get(pool, &pool->free_copy, &pool->n_free_copy, sizeof(tp__seg) + cap);
+    } else {
+        s = pool_get(pool, NULL, NULL, sizeof(tp__seg) + cap);
+    }
     if (s == NULL)
         return NULL;
     seg_init(s, pool);
     s->is_ref = false;
     s->data = (char *)(s + 1);
-    s->cap = pool->seg_cap;
+    s->cap = cap;
     return s;
 }
 
@@ -138,7 +152,8 @@ static void pool_put(tp__seg *s)
         pool->free_ref = s;
         pool->n_free_ref++;
         s = NULL;
-    } else if (!pool->orphaned && !s->is_ref && pool->n_free_copy < pool->max_free_copy) {
+    } else if (!pool->orphaned && !s->is_ref && s->cap == pool->seg_cap &&
+               pool->n_free_copy < pool->max_free_copy) {
         s->next = pool->free_copy;
         pool->free_copy = s;
         pool->n_free_copy++;
