@@ -207,8 +207,16 @@ static void drain_lines(struct tpc_output *out, struct bucket *bk)
             atomic_store(&out->idle, false);
             atomic_fetch_add(&out->lines, 1);
             tpc_notify(run);
-            if (len + (size_t)n > cap)
-                FLUSH();
+            if (len + (size_t)n > cap && len > 0) {
+                bool ok = throttle(run, bk, len) && write_all(out, batch, len) == 0;
+                if (!ok) {
+                    int err = atomic_load(&run->abort) ? ECANCELED : errno;
+                    tp_free(line);
+                    fail_output(out, err);
+                    goto done;
+                }
+                len = 0;
+            }
             if ((size_t)n > cap) {
                 int rc = throttle(run, bk, (size_t)n) ? write_all(out, line, (size_t)n) : -1;
                 int err = atomic_load(&run->abort) ? ECANCELED : errno;
