@@ -18,6 +18,9 @@
 /* Seconds on a monotonic clock. No GIL needed. */
 double tpy_now(void);
 
+/* True on the thread Python delivers signals to (the main thread). */
+int tpy_in_main_thread(void);
+
 /* Converts a Python timeout (None, or a number of seconds) to seconds,
  * negative meaning "forever". NaN is a ValueError; a negative number is
  * treated as 0 (fail at once). Returns 0, or -1 with an exception set. */

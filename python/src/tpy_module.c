@@ -47,9 +47,14 @@ PyObject *tpy_raise_errno(int err, PyObject *name)
     return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, name);
 }
 
+int tpy_in_main_thread(void)
+{
+    return PyThread_get_thread_ident() == tpy_main_ident;
+}
+
 int tpy_wait(tpy_wait_fn fn, tp_pipe *p, double deadline)
 {
-    int in_main = PyThread_get_thread_ident() == tpy_main_ident;
+    int in_main = tpy_in_main_thread();
     for (;;) {
         double t = TP_FOREVER;
         if (deadline >= 0) {

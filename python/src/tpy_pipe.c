@@ -7,9 +7,10 @@
  * end gets EAGAIN it waits with tp_pipe_*_wait and the GIL released (in
  * slices in the main thread, so Ctrl-C works), then tries again. The one
  * exception is a blocking readmatch, which has no "wait for more data"
- * primitive: it switches the C read end to blocking for the duration of a
- * C readmatch made without the GIL (rm_busy counts such calls; while it is
- * nonzero other reads also drop the GIL around their C call).
+ * primitive: it switches the C read end to blocking for the duration of
+ * C readmatch calls made without the GIL (timed slices in the main thread;
+ * rm_busy counts such calls, and while it is nonzero other reads also drop
+ * the GIL around their C call).
  *
  * The rflag is a Python threading.Event, so it is set and cleared here,
  * with the GIL, at the moments the seed names (never from inside C). */
@@ -693,6 +694,43 @@ done:
     return result;
 }
 
+/* The waiting part of a blocking readmatch: the C read end is switched to
+ * blocking (the caller counts the call in rm_busy and switches it back).
+ * Other threads wait in one C call with the pipe's timeout. The main thread
+ * waits in slices of TPY_SIGNAL_SLICE so Ctrl-C works; a slice that times
+ * out means no data arrived during it, so the pipe's timeout is counted from
+ * the last slice in which the buffer changed. Returns as tp_pipe_readmatch
+ * (errno in *err), or -2 with a Python exception set. */
+static ssize_t blocking_readmatch(PyObject *self, const void *mp, size_t mlen, void **out,
+                                  int *err)
+{
+    pipe_state *s = PS(self);
+    tp_pipe *p = s->p;
+    int in_main = tpy_in_main_thread();
+    double idle_since = tpy_now();
+    ssize_t r;
+    for (;;) {
+        double t = s->timeout;
+        if (in_main && (t < 0 || t > TPY_SIGNAL_SLICE))
+            t = TPY_SIGNAL_SLICE;
+        size_t before = tp_pipe_buffered(p);
+        Py_BEGIN_ALLOW_THREADS
+        tp_pipe_set_readblocking(p, true);
+        r = tp_pipe_readmatch_timed(p, mp, mlen, out, t);
+        *err = errno;
+        Py_END_ALLOW_THREADS
+        if (r >= 0 || *err != ETIMEDOUT || !in_main)
+            return r;
+        double now = tpy_now();
+        if (tp_pipe_buffered(p) != before)
+            idle_since = now - t;
+        if (s->timeout >= 0 && now - idle_since >= s->timeout)
+            return r;
+        if (PyErr_CheckSignals() < 0)
+            return -2;
+    }
+}
+
 static PyObject *pipe_readmatch(PyObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"match", NULL};
@@ -732,13 +770,11 @@ static PyObject *pipe_readmatch(PyObject *self, PyObject *args, PyObject *kwds)
             goto done;
         }
         s->rm_busy++;
-        Py_BEGIN_ALLOW_THREADS
-        tp_pipe_set_readblocking(p, true);
-        r = tp_pipe_readmatch(p, mp, mlen, &out);
-        err = errno;
-        Py_END_ALLOW_THREADS
+        r = blocking_readmatch(self, mp, mlen, &out, &err);
         if (--s->rm_busy == 0)
             tp_pipe_set_readblocking(p, false);
+        if (r == -2)
+            goto done; /* a signal handler raised */
     }
     if (r > 0) {
         result = PyBytes_FromStringAndSize(out, r);

@@ -123,6 +123,19 @@ class InterruptTests(unittest.TestCase):
         p.write(b"still works")
         self.assertEqual(p.read(100), b"still works")
 
+    def test_interrupted_readmatch_consumes_nothing(self):
+        p = tpipe.Pipe(name="ctrl-c-line")
+        p.write(b"no end of line yet")
+        ev = threading.Event()
+        p.set_rflag(ev)
+        k = self.interrupt_when(ev)
+        with self.assertRaises(KeyboardInterrupt):
+            p.readmatch()
+        k.finish(self)
+        self.assertEqual(p.buffered(), 18)
+        p.write(b"\r\n")
+        self.assertEqual(p.readmatch(), b"no end of line yet\r\n")
+
     def test_interrupted_readall_keeps_what_it_read(self):
         p = tpipe.Pipe()
         p.write(b"first part ")
