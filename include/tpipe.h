@@ -32,6 +32,7 @@ extern "C" {
 #define TP_API
 #endif
 
+/* Library version: major.minor.patch. */
 #define TPIPE_VERSION_MAJOR 0
 #define TPIPE_VERSION_MINOR 1
 #define TPIPE_VERSION_PATCH 0
@@ -42,6 +43,7 @@ extern "C" {
 /* Default buffer size of a pipe and of a wrapper (bsize/buffsize 0). */
 #define TP_DEFAULT_BSIZE 8192
 
+/* Opaque handles: a pipe, a wrapper, an event, a zero-copy view. */
 typedef struct tp_pipe tp_pipe;
 typedef struct tp_wrapper tp_wrapper;
 typedef struct tp_event tp_event;
@@ -78,10 +80,10 @@ TP_API bool tp_io_timedout(int err);
  * realloc_fn(NULL, n) must behave as malloc_fn(n); free_fn(NULL) must be a
  * no-op. ctx is passed to each call. */
 typedef struct tp_allocator {
-    void *(*malloc_fn)(size_t size, void *ctx);
-    void *(*realloc_fn)(void *ptr, size_t size, void *ctx);
-    void (*free_fn)(void *ptr, void *ctx);
-    void *ctx;
+    void *(*malloc_fn)(size_t size, void *ctx);             /* like malloc */
+    void *(*realloc_fn)(void *ptr, size_t size, void *ctx); /* like realloc */
+    void (*free_fn)(void *ptr, void *ctx);                  /* like free */
+    void *ctx;                                              /* passed to each */
 } tp_allocator;
 
 /* Installs the allocator every later tpipe allocation uses; NULL restores
@@ -95,6 +97,7 @@ TP_API int tp_set_allocator(const tp_allocator *alloc);
  * current allocator. NULL is a no-op. Any thread. */
 TP_API void tp_free(void *ptr);
 
+/* Severity of a log line. */
 enum tp_log_level { TP_LOG_DEBUG = 0, TP_LOG_INFO, TP_LOG_WARNING, TP_LOG_ERROR };
 
 /* Receives tpipe's log lines (today: the warning when tp_pipe_close
@@ -390,6 +393,7 @@ TP_API int tp_pipe_pump_to_fd(tp_pipe *p, int fd, size_t max, size_t *moved);
  * Introspection and stall diagnostics
  * ------------------------------------------------------------------- */
 
+/* Counters of one pipe, from tp_pipe_get_stats(). */
 typedef struct tp_pipe_stats {
     uint64_t bytes_in;       /* bytes accepted by writes (copy and ref) */
     uint64_t bytes_out;      /* bytes taken by reads (all kinds) */
@@ -403,14 +407,16 @@ typedef struct tp_pipe_stats {
     size_t peak_buffered;    /* most bytes ever buffered at once */
     uint64_t enobufs;        /* readmatch calls that failed with ENOBUFS */
     uint64_t timeouts;       /* calls that failed with ETIMEDOUT */
-    double last_write;       /* CLOCK_MONOTONIC seconds of the last write, 0 if none */
-    double last_read;        /* CLOCK_MONOTONIC seconds of the last read, 0 if none */
+    double last_write;       /* coarse CLOCK_MONOTONIC seconds (a few ms steps) of the
+                                last write, 0 if none */
+    double last_read;        /* the same for the last read */
 } tp_pipe_stats;
 
 /* Copies the pipe's counters into *out. Returns 0, -1/EINVAL for NULL.
  * Cheap (one lock, no system call); any thread. */
 TP_API int tp_pipe_get_stats(tp_pipe *p, tp_pipe_stats *out);
 
+/* Which side of a pipe a stalled thread is on. */
 enum tp_side { TP_SIDE_READER = 0, TP_SIDE_WRITER = 1 };
 
 /* Called when a thread has waited on the pipe for `after` seconds with

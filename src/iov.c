@@ -19,7 +19,8 @@ void tp__iov_gather(tp__iovcur *c, void *dst, size_t n)
     char *out = dst;
     while (n > 0) {
         size_t k = TP__MIN(n, c->iov->iov_len - c->off);
-        memcpy(out, (const char *)c->iov->iov_base + c->off, k);
+        if (k > 0) /* an empty iovec may have a NULL base */
+            memcpy(out, (const char *)c->iov->iov_base + c->off, k);
         out += k;
         n -= k;
         c->off += k;
@@ -36,7 +37,8 @@ void tp__iov_scatter(tp__iovcur *c, const void *src, size_t n)
     const char *in = src;
     while (n > 0) {
         size_t k = TP__MIN(n, c->iov->iov_len - c->off);
-        memcpy((char *)c->iov->iov_base + c->off, in, k);
+        if (k > 0)
+            memcpy((char *)c->iov->iov_base + c->off, in, k);
         in += k;
         n -= k;
         c->off += k;
