@@ -26,6 +26,12 @@ int tpy_in_main_thread(void);
  * treated as 0 (fail at once). Returns 0, or -1 with an exception set. */
 int tpy_timeout_arg(PyObject *obj, double *out);
 
+/* Parses the optional size argument of read/peek: one positional, or the
+ * keyword nbytes (the seed's name) or size (io's name); None means dflt.
+ * Returns 0, or -1 with an exception set. */
+int tpy_size_args(PyObject *args, PyObject *kwds, const char *fname, Py_ssize_t dflt,
+                  Py_ssize_t *out);
+
 /* Raises OSError (the errno subclass Python picks: TimeoutError,
  * BrokenPipeError, BlockingIOError, ...) for err, with name as the
  * exception's filename unless it is NULL or None. Returns NULL. */

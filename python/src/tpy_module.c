@@ -39,6 +39,37 @@ int tpy_timeout_arg(PyObject *obj, double *out)
     return 0;
 }
 
+int tpy_size_args(PyObject *args, PyObject *kwds, const char *fname, Py_ssize_t dflt,
+                  Py_ssize_t *out)
+{
+    PyObject *arg = NULL;
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    Py_ssize_t nkw = kwds ? PyDict_GET_SIZE(kwds) : 0;
+    if (nargs + nkw > 1) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument", fname);
+        return -1;
+    }
+    if (nargs == 1) {
+        arg = PyTuple_GET_ITEM(args, 0);
+    } else if (nkw == 1) {
+        arg = PyDict_GetItemString(kwds, "nbytes");
+        if (arg == NULL)
+            arg = PyDict_GetItemString(kwds, "size");
+        if (arg == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument", fname);
+            return -1;
+        }
+    }
+    *out = dflt;
+    if (arg == NULL || arg == Py_None)
+        return 0;
+    Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    *out = n;
+    return 0;
+}
+
 PyObject *tpy_raise_errno(int err, PyObject *name)
 {
     errno = err;

@@ -287,8 +287,12 @@ static PyObject *pipe_canread(PyObject *self, PyObject *unused)
     return PyBool_FromLong(r);
 }
 
-static PyObject *pipe_set_rflag(PyObject *self, PyObject *rflag)
+static PyObject *pipe_set_rflag(PyObject *self, PyObject *args, PyObject *kwds)
 {
+    static char *kwlist[] = {"rflag", NULL};
+    PyObject *rflag;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:set_rflag", kwlist, &rflag))
+        return NULL;
     tp_pipe *p = get_pipe(self);
     if (p == NULL)
         return NULL;
@@ -614,22 +618,10 @@ fail:
     return NULL;
 }
 
-/* "O&" converter: None or an integer (index) to Py_ssize_t. */
-static int size_arg(PyObject *obj, void *out)
+static PyObject *pipe_read(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    if (obj == Py_None)
-        return 1;
-    Py_ssize_t n = PyNumber_AsSsize_t(obj, PyExc_OverflowError);
-    if (n == -1 && PyErr_Occurred())
-        return 0;
-    *(Py_ssize_t *)out = n;
-    return 1;
-}
-
-static PyObject *pipe_read(PyObject *self, PyObject *args)
-{
-    Py_ssize_t n = -1;
-    if (!PyArg_ParseTuple(args, "|O&:read", size_arg, &n))
+    Py_ssize_t n;
+    if (tpy_size_args(args, kwds, "read", -1, &n) < 0)
         return NULL;
     if (n < 0)
         return pipe_readall(self, NULL);
@@ -866,7 +858,7 @@ static PyMethodDef pipe_methods[] = {
     M("canwrite", pipe_canwrite, METH_NOARGS,
       "Bytes the next non-blocking write is sure to accept (0: full, which clears "
       "the rflag). Raises OSError(EPIPE) after EOF or close."),
-    M("set_rflag", pipe_set_rflag, METH_O,
+    M("set_rflag", pipe_set_rflag, KW,
       "Sets a threading.Event that is set whenever a reader reads (None removes it)."),
     M("write_wait", pipe_write_wait, KW, "Waits until canwrite() > 0, or raises OSError."),
     M("flush_wait", pipe_flush_wait, KW, "Waits until the pipe is empty, or raises OSError."),
@@ -884,7 +876,7 @@ static PyMethodDef pipe_methods[] = {
     M("readmatch", pipe_readmatch, KW,
       "Reads up to and including match (default CRLF); OSError(ENOBUFS) if the buffer "
       "is full without a match, b'' at EOF, None if non-blocking and not found yet."),
-    M("read", pipe_read, METH_VARARGS,
+    M("read", pipe_read, KW,
       "Reads up to n bytes (all if n < 0); may return a written bytes object itself."),
     M("readinto", pipe_readinto, METH_O,
       "Reads into a writable buffer; returns the count, 0 at EOF, None if it would block."),

@@ -212,11 +212,12 @@ static PyObject *wrapper_tell(PyObject *self, PyObject *unused)
     return PyLong_FromLongLong((long long)r);
 }
 
-static PyObject *wrapper_seek(PyObject *self, PyObject *args)
+static PyObject *wrapper_seek(PyObject *self, PyObject *args, PyObject *kwds)
 {
+    static char *kwlist[] = {"offset", "whence", NULL};
     long long off;
     int whence = SEEK_SET;
-    if (!PyArg_ParseTuple(args, "L|i:seek", &off, &whence))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "L|i:seek", kwlist, &off, &whence))
         return NULL;
     tp_wrapper *w = get_wrapper(self);
     if (w == NULL)
@@ -261,17 +262,11 @@ static PyObject *wrapper_readinto(PyObject *self, PyObject *arg)
     return raise_from(self, err);
 }
 
-static PyObject *wrapper_read(PyObject *self, PyObject *args)
+static PyObject *wrapper_read(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    PyObject *arg = Py_None;
-    if (!PyArg_ParseTuple(args, "|O:read", &arg))
+    Py_ssize_t n;
+    if (tpy_size_args(args, kwds, "read", -1, &n) < 0)
         return NULL;
-    Py_ssize_t n = -1;
-    if (arg != Py_None) {
-        n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
-        if (n == -1 && PyErr_Occurred())
-            return NULL;
-    }
     if (n < 0)
         return PyObject_CallMethod(self, "readall", NULL);
     tp_wrapper *w = get_wrapper(self);
@@ -293,10 +288,10 @@ static PyObject *wrapper_read(PyObject *self, PyObject *args)
     return out;
 }
 
-static PyObject *wrapper_peek(PyObject *self, PyObject *args)
+static PyObject *wrapper_peek(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    Py_ssize_t n = 1;
-    if (!PyArg_ParseTuple(args, "|n:peek", &n))
+    Py_ssize_t n;
+    if (tpy_size_args(args, kwds, "peek", 1, &n) < 0)
         return NULL;
     tp_wrapper *w = get_wrapper(self);
     if (w == NULL)
@@ -358,12 +353,12 @@ static PyMethodDef wrapper_methods[] = {
     M("seekable", wrapper_seekable, METH_NOARGS,
       "True if the whole source fitted in the buffer."),
     M("tell", wrapper_tell, METH_NOARGS, "Current position (seekable wrappers only)."),
-    M("seek", wrapper_seek, METH_VARARGS,
+    M("seek", wrapper_seek, METH_VARARGS | METH_KEYWORDS,
       "seek(offset, whence=io.SEEK_SET): moves (seekable wrappers only)."),
     M("readinto", wrapper_readinto, METH_O,
       "Reads into a writable buffer; None if the source is blocked."),
-    M("read", wrapper_read, METH_VARARGS, "Reads up to n bytes (all if n < 0)."),
-    M("peek", wrapper_peek, METH_VARARGS,
+    M("read", wrapper_read, METH_VARARGS | METH_KEYWORDS, "Reads up to n bytes (all if n < 0)."),
+    M("peek", wrapper_peek, METH_VARARGS | METH_KEYWORDS,
       "peek(nbytes): up to nbytes from the buffer without advancing; b'' past it."),
     {NULL, NULL, 0, NULL},
 };

@@ -175,6 +175,19 @@ class ReadTests(unittest.TestCase):
         self.assertEqual(p.read(None), b"")
         self.assertEqual(p.read(5), b"")
 
+    def test_seed_keyword_names(self):
+        p = tpipe.Pipe()
+        p.write(b"abcdef")
+        self.assertEqual(p.read(nbytes=2), b"ab")
+        self.assertEqual(p.read(size=2), b"cd")
+        self.assertRaises(TypeError, p.read, 1, nbytes=1)
+        self.assertRaises(TypeError, p.read, bogus=1)
+        ev = __import__("threading").Event()
+        p.set_rflag(rflag=ev)
+        p.read(1)
+        self.assertTrue(ev.is_set())
+        self.assertEqual(p.readmatch(match=b"f"), b"f")
+
     def test_read_minus_one_is_readall(self):
         p = tpipe.Pipe()
         parts = [b"one ", bytearray(b"two "), b"three"]

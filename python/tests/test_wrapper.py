@@ -90,6 +90,13 @@ class WrapperTests(unittest.TestCase):
         self.assertEqual(drain(w, 3)[:2], DATA[8:10])
         self.assertEqual(w.peek(1), b"")
 
+    def test_seed_keyword_names(self):
+        w = tpipe.BufferedStreamWrapper(src=io.BytesIO(DATA), buffsize=1000)
+        self.assertEqual(w.peek(nbytes=3), DATA[:3])
+        self.assertEqual(w.seek(offset=2, whence=io.SEEK_SET), 2)
+        self.assertEqual(w.read(nbytes=3), DATA[2:5])
+        self.assertEqual(w.read(size=2), DATA[5:7])
+
     def test_readinto(self):
         w = tpipe.BufferedStreamWrapper(io.BytesIO(DATA))
         buf = bytearray(5)
