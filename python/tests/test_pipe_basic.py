@@ -5,6 +5,7 @@ import array
 import errno
 import io
 import sys
+import threading
 import unittest
 
 from support import tpipe
@@ -182,7 +183,7 @@ class ReadTests(unittest.TestCase):
         self.assertEqual(p.read(size=2), b"cd")
         self.assertRaises(TypeError, p.read, 1, nbytes=1)
         self.assertRaises(TypeError, p.read, bogus=1)
-        ev = __import__("threading").Event()
+        ev = threading.Event()
         p.set_rflag(rflag=ev)
         p.read(1)
         self.assertTrue(ev.is_set())
