@@ -5,10 +5,13 @@
 
 #include <errno.h>
 
-/* Spin budget bounds: spins that pay off double it, futile ones halve it,
- * so a ping-pong partner spins while an idle reader soon just sleeps. */
-#define TP__SPIN_MIN_NS 2000u
-#define TP__SPIN_MAX_NS 50000u
+/* Spin budget bounds: spins that pay off double it, futile ones halve it.
+ * The floor must exceed the time a sleeping partner takes to wake up and
+ * answer (a few to ~20 us), or two threads that once fell asleep would
+ * never catch each other spinning again; an idle reader pays one such
+ * spin per wait, then sleeps. */
+#define TP__SPIN_MIN_NS 20000u
+#define TP__SPIN_MAX_NS 100000u
 
 static inline void cpu_relax(void)
 {
