@@ -15,6 +15,17 @@
 
 #define TP__MIN(a, b) ((a) < (b) ? (a) : (b))
 
+/* Tells the CPU this thread is spinning (frees the core's resources for
+ * the other hyperthread, saves power). */
+static inline void tp__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* Sets errno and returns -1: the failure return of most calls. */
 static inline int tp__fail(int err)
 {
@@ -97,8 +108,14 @@ void tp__seg_ref(tp__seg *s);
 /* Drops a reference; the last one runs the release callback (ref segment)
  * and returns the segment to its pool. Never call with a pipe lock held. */
 void tp__seg_unref(tp__seg *s);
-/* Drops one reference of each segment in a list linked through next. */
-void tp__seg_unref_list(tp__seg *list);
+/* Drops one reference of each segment in a list linked through next
+ * (most calls have nothing to drop: keep that check inline). */
+void tp__seg_unref_some(tp__seg *list);
+static inline void tp__seg_unref_list(tp__seg *list)
+{
+    if (list != NULL)
+        tp__seg_unref_some(list);
+}
 
 /* ---- notify.c: a descriptor that polls readable while a condition holds ---- */
 typedef struct tp__notify {

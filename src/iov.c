@@ -1,5 +1,7 @@
 /* iov.c - copying between flat buffers and iovec arrays, so every read and
- * write path is written once for both the plain and the vectored calls. */
+ * write path is written once for both the plain and the vectored calls.
+ * The cursor moves past an iovec lazily, when more bytes are wanted, so an
+ * empty iovec (even one with a NULL base) is skipped, never copied from. */
 #include "internal.h"
 
 #include <string.h>
@@ -18,17 +20,17 @@ void tp__iov_gather(tp__iovcur *c, void *dst, size_t n)
 {
     char *out = dst;
     while (n > 0) {
-        size_t k = TP__MIN(n, c->iov->iov_len - c->off);
-        if (k > 0) /* an empty iovec may have a NULL base */
-            memcpy(out, (const char *)c->iov->iov_base + c->off, k);
-        out += k;
-        n -= k;
-        c->off += k;
         if (c->off == c->iov->iov_len) {
             c->iov++;
             c->cnt--;
             c->off = 0;
+            continue;
         }
+        size_t k = TP__MIN(n, c->iov->iov_len - c->off);
+        memcpy(out, (const char *)c->iov->iov_base + c->off, k);
+        out += k;
+        n -= k;
+        c->off += k;
     }
 }
 
@@ -36,16 +38,16 @@ void tp__iov_scatter(tp__iovcur *c, const void *src, size_t n)
 {
     const char *in = src;
     while (n > 0) {
-        size_t k = TP__MIN(n, c->iov->iov_len - c->off);
-        if (k > 0)
-            memcpy((char *)c->iov->iov_base + c->off, in, k);
-        in += k;
-        n -= k;
-        c->off += k;
         if (c->off == c->iov->iov_len) {
             c->iov++;
             c->cnt--;
             c->off = 0;
+            continue;
         }
+        size_t k = TP__MIN(n, c->iov->iov_len - c->off);
+        memcpy((char *)c->iov->iov_base + c->off, in, k);
+        in += k;
+        n -= k;
+        c->off += k;
     }
 }

@@ -223,7 +223,8 @@ void tp__pipe_changed(tp_pipe *p, int wake)
         ((wake & TP__WAKE_WRITERS) && p->wwaiters > 0) ||
         ((wake & TP__WAKE_FLUSHERS) && p->fwaiters > 0))
         pthread_cond_broadcast(&p->changed);
-    if (p->ext != NULL)
+    const tp__ext *x = p->ext;
+    if (x != NULL && (x->rnotify.rfd >= 0 || x->wnotify.rfd >= 0))
         tp__pipe_update_fds(p);
 }
 

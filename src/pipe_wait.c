@@ -13,18 +13,13 @@
 #define TP__SPIN_MIN_NS 20000u
 #define TP__SPIN_MAX_NS 100000u
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 void tp__wait_init(tp__wait *w, int side, const tp__deadline *d)
 {
-    *w = (tp__wait){.deadline = d, .side = side};
+    /* The rest is set by start_wait, on the rare path that really waits. */
+    w->deadline = d;
+    w->side = side;
+    w->spun = false;
+    w->started = false;
 }
 
 /* Drops the lock and watches p->seq for up to the spin budget. Returns
@@ -38,7 +33,7 @@ static bool spin_for_change(tp_pipe *p)
     bool changed = false;
     double until = tp__now() + budget / 1e9;
     for (unsigned i = 1;; i++) {
-        cpu_relax();
+        tp__cpu_relax();
         if (atomic_load_explicit(&p->seq, memory_order_relaxed) != seen) {
             changed = true;
             break;
@@ -142,6 +137,8 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters)
 
 int tp__wait_end(tp_pipe *p, tp__wait *w, int err)
 {
+    if (!w->started && err == 0)
+        return 0; /* the common case: no wait happened */
     if (p->ext != NULL) {
         tp_pipe_stats *st = &p->ext->stats;
         if (w->started) {

@@ -9,16 +9,43 @@
  * reserve room, copy unlocked so a reader can drain in parallel, then link. */
 #define TP__COPY_LOCKED_MAX 4096
 
+/* How long a writer woken into a nearly full pipe lets the reader drain
+ * more before it copies, and how many reader steps end that early. */
+#define TP__DRAIN_GRACE_NS 10000u
+#define TP__DRAIN_GRACE_STEPS 32u
+
+/* A writer that had to wait and now finds only a sliver of room (a reader
+ * taking a line at a time frees 80 bytes per step) would copy slivers, one
+ * lock round trip each. Instead it gives the reader a few microseconds to
+ * free more. Bounded, so a reader that stopped costs one short delay, and
+ * the write still takes whatever room there is then. Called locked. */
+static void let_reader_drain(tp_pipe *p)
+{
+    unsigned seen = atomic_load_explicit(&p->seq, memory_order_relaxed);
+    pthread_mutex_unlock(&p->lock);
+    double until = tp__now() + TP__DRAIN_GRACE_NS / 1e9;
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&p->seq, memory_order_relaxed) - seen >= TP__DRAIN_GRACE_STEPS)
+            break;
+        if (i % 64 == 0 && tp__now() >= until)
+            break;
+        tp__cpu_relax();
+    }
+    pthread_mutex_lock(&p->lock);
+}
+
 /* Waits until the pipe has room and no other writer holds the tail (a
  * wait for another writer's copy, bounded, happens even on a non-blocking
- * end). Returns the room (> 0), or -1 with errno EPIPE, EAGAIN or
- * ETIMEDOUT. Called and returns locked. */
-static ssize_t wait_room(tp_pipe *p, const tp__deadline *d)
+ * end). `want` is how much the caller would like to write. Returns the
+ * room (> 0), or -1 with errno EPIPE, EAGAIN or ETIMEDOUT. Called and
+ * returns locked. */
+static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
 {
     tp__wait w;
     tp__wait_init(&w, TP_SIDE_WRITER, d);
     int err;
     size_t room = 0;
+    bool drained = false;
     for (bool timed_out = false;;) {
         if (p->closed || p->eof) {
             err = EPIPE;
@@ -26,6 +53,11 @@ static ssize_t wait_room(tp_pipe *p, const tp__deadline *d)
         }
         room = tp__pipe_room(p);
         if (room > 0 && !p->tail_busy) {
+            if (w.started && !drained && room < TP__MIN(want, p->bsize / 2)) {
+                drained = true;
+                let_reader_drain(p);
+                continue;
+            }
             err = 0;
             break;
         }
@@ -223,7 +255,7 @@ static ssize_t write_copy(tp_pipe *p, tp__iovcur *src, size_t n, const tp__deadl
         return zero_write(p, NULL, NULL);
     tp__seg *garbage = NULL;
     pthread_mutex_lock(&p->lock);
-    ssize_t room = wait_room(p, d);
+    ssize_t room = wait_room(p, d, n);
     int err = room < 0 ? errno : tp__pipe_ensure_pool(p);
     if (err != 0) {
         pthread_mutex_unlock(&p->lock);
@@ -284,7 +316,7 @@ ssize_t tp_pipe_write_ref(tp_pipe *p, const void *buf, size_t n, tp_release_fn r
     tp__deadline_set(&d, p->timeout);
     tp__seg *garbage = NULL;
     pthread_mutex_lock(&p->lock);
-    ssize_t room = wait_room(p, &d);
+    ssize_t room = wait_room(p, &d, 1); /* any room takes the whole buffer */
     int err = room < 0 ? errno : tp__pipe_ensure_pool(p);
     tp__seg *s = err == 0 ? tp__seg_new_ref(p->pool, buf, n, release, ctx) : NULL;
     if (s == NULL) {

@@ -7,17 +7,29 @@
 
 static const unsigned char crlf[] = {'\r', '\n'};
 
+/* memcmp for the few bytes of a delimiter, without a library call. */
+static inline bool same_bytes(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return false;
+    return true;
+}
+
 /* Compares the delimiter against the stream starting at s->data[idx],
  * crossing into later segments. 1: match; 0: mismatch; -1: the buffered
  * bytes end before the comparison could finish. */
 static int match_at(const tp__seg *s, size_t idx, const unsigned char *d, size_t dlen)
 {
+    if (s->end - idx >= dlen) /* the usual case: all in one segment */
+        return same_bytes(s->data + idx, d, dlen);
     size_t done = 0;
     while (done < dlen) {
         if (s == NULL)
             return -1;
         size_t k = TP__MIN(dlen - done, s->end - idx);
-        if (memcmp(s->data + idx, d + done, k) != 0)
+        if (!same_bytes(s->data + idx, d + done, k))
             return 0;
         done += k;
         s = s->next;
@@ -31,7 +43,7 @@ static int match_at(const tp__seg *s, size_t idx, const unsigned char *d, size_t
  * head after a read invalidated it); a new delimiter starts from 0. */
 static void seek_cursor(tp_pipe *p, tp__match_cache *m, const unsigned char *d, size_t dlen)
 {
-    if (m->dlen != dlen || memcmp(m->delim, d, dlen) != 0) {
+    if (m->dlen != dlen || !same_bytes(m->delim, d, dlen)) {
         m->scanned = 0;
         m->seg = NULL;
         /* A delimiter too long to cache is searched from the head each time. */

@@ -176,7 +176,7 @@ void tp__seg_unref(tp__seg *s)
     pool_put(s);
 }
 
-void tp__seg_unref_list(tp__seg *list)
+void tp__seg_unref_some(tp__seg *list)
 {
     int saved = errno;
     while (list != NULL) {
