@@ -11,8 +11,8 @@ PyObject *tpy_unsupported;
 Py_ssize_t tpy_default_bsize = 8192;
 int tpy_mute_c_log;
 
-static PyObject *tpy_logger;           /* logging.getLogger("tpipe") */
-static unsigned long tpy_main_ident;   /* threading.main_thread().ident */
+static PyObject *tpy_logger;         /* logging.getLogger("tpipe") */
+static unsigned long tpy_main_ident; /* threading.main_thread().ident */
 
 double tpy_now(void)
 {
@@ -162,8 +162,8 @@ static void c_log(int level, const char *name, const char *msg, void *ctx)
 PyObject *tpy_make_public_class(const char *name, PyTypeObject *base, PyObject *io_rawiobase,
                                 const char *doc)
 {
-    PyObject *ns = Py_BuildValue("{s:s,s:s,s:s,s:()}", "__module__", "tpipe", "__qualname__",
-                                 name, "__doc__", doc, "__slots__");
+    PyObject *ns = Py_BuildValue("{s:s,s:s,s:s,s:()}", "__module__", "tpipe", "__qualname__", name,
+                                 "__doc__", doc, "__slots__");
     if (ns == NULL)
         return NULL;
     PyObject *meta = (PyObject *)Py_TYPE(io_rawiobase);
@@ -222,10 +222,16 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "tpipe",
+    PyModuleDef_HEAD_INIT,
+    "tpipe",
     "Thread-safe buffered pipe and buffered stream wrapper over the tpipe C library,\n"
     "a drop-in for pyslet.streams.Pipe / BufferedStreamWrapper.",
-    -1, module_methods, NULL, NULL, NULL, NULL,
+    -1,
+    module_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 static int setup_globals(void)

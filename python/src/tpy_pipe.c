@@ -187,8 +187,8 @@ static PyObject *pipe_close(PyObject *self, PyObject *unused)
             PyObject *who = PyObject_Repr(self);
             if (who == NULL)
                 return NULL;
-            PyObject *msg = PyUnicode_FromFormat(
-                "Pipe.close for %U discarded %zu unread bytes", who, lost);
+            PyObject *msg =
+                PyUnicode_FromFormat("Pipe.close for %U discarded %zu unread bytes", who, lost);
             Py_DECREF(who);
             if (msg == NULL)
                 return NULL;
@@ -504,8 +504,7 @@ static ssize_t view_once(pipe_state *s, size_t max, const void **data, tp_view *
 /* Reads 1..max bytes as a view, waiting (blocking, or always) up to the
  * pipe's timeout. Returns the count (0 at EOF); -1 with errno (EAGAIN:
  * non-blocking and empty); -2 with a Python exception set. */
-static ssize_t view_read(PyObject *self, size_t max, int block, const void **data,
-                         tp_view **view)
+static ssize_t view_read(PyObject *self, size_t max, int block, const void **data, tp_view **view)
 {
     pipe_state *s = PS(self);
     double deadline = deadline_for(s);
@@ -693,8 +692,7 @@ done:
  * out means no data arrived during it, so the pipe's timeout is counted from
  * the last slice in which the buffer changed. Returns as tp_pipe_readmatch
  * (errno in *err), or -2 with a Python exception set. */
-static ssize_t blocking_readmatch(PyObject *self, const void *mp, size_t mlen, void **out,
-                                  int *err)
+static ssize_t blocking_readmatch(PyObject *self, const void *mp, size_t mlen, void **out, int *err)
 {
     pipe_state *s = PS(self);
     tp_pipe *p = s->p;
@@ -841,7 +839,10 @@ static PyGetSetDef pipe_getset[] = {
 };
 
 #define KW (METH_VARARGS | METH_KEYWORDS)
-#define M(name, fn, flags, doc) {name, (PyCFunction)(void (*)(void))(fn), flags, doc}
+#define M(name, fn, flags, doc)                                                                    \
+    {                                                                                              \
+        name, (PyCFunction)(void (*)(void))(fn), flags, doc                                        \
+    }
 
 static PyMethodDef pipe_methods[] = {
     M("close", pipe_close, METH_NOARGS,
@@ -905,7 +906,7 @@ int tpy_pipe_setup(PyObject *m, PyObject *io_rawiobase)
         if (str_set == NULL || str_clear == NULL)
             return -1;
         PipeBase_Type.tp_base = tpy_rawiobase;
-        Py_ssize_t a = (Py_ssize_t)_Alignof(max_align_t);
+        Py_ssize_t a = (Py_ssize_t) _Alignof(max_align_t);
         state_off = (tpy_rawiobase->tp_basicsize + a - 1) / a * a;
         PipeBase_Type.tp_basicsize = state_off + (Py_ssize_t)sizeof(pipe_state);
         if (PyType_Ready(&PipeBase_Type) < 0)

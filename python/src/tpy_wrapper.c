@@ -345,13 +345,15 @@ static PyGetSetDef wrapper_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-#define M(name, fn, flags, doc) {name, (PyCFunction)(void (*)(void))(fn), flags, doc}
+#define M(name, fn, flags, doc)                                                                    \
+    {                                                                                              \
+        name, (PyCFunction)(void (*)(void))(fn), flags, doc                                        \
+    }
 
 static PyMethodDef wrapper_methods[] = {
     M("readable", wrapper_true, METH_NOARGS, "Always True."),
     M("writable", wrapper_false, METH_NOARGS, "Always False."),
-    M("seekable", wrapper_seekable, METH_NOARGS,
-      "True if the whole source fitted in the buffer."),
+    M("seekable", wrapper_seekable, METH_NOARGS, "True if the whole source fitted in the buffer."),
     M("tell", wrapper_tell, METH_NOARGS, "Current position (seekable wrappers only)."),
     M("seek", wrapper_seek, METH_VARARGS | METH_KEYWORDS,
       "seek(offset, whence=io.SEEK_SET): moves (seekable wrappers only)."),
@@ -380,7 +382,7 @@ int tpy_wrapper_setup(PyObject *m, PyObject *io_rawiobase)
 {
     if (WrapperBase_Type.tp_base == NULL) {
         WrapperBase_Type.tp_base = tpy_rawiobase;
-        Py_ssize_t a = (Py_ssize_t)_Alignof(max_align_t);
+        Py_ssize_t a = (Py_ssize_t) _Alignof(max_align_t);
         state_off = (tpy_rawiobase->tp_basicsize + a - 1) / a * a;
         WrapperBase_Type.tp_basicsize = state_off + (Py_ssize_t)sizeof(wrap_state);
         if (PyType_Ready(&WrapperBase_Type) < 0)
