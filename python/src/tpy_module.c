@@ -72,6 +72,8 @@ int tpy_size_args(PyObject *args, PyObject *kwds, const char *fname, Py_ssize_t 
 
 PyObject *tpy_raise_errno(int err, PyObject *name)
 {
+    if (err == ENOMEM)
+        return PyErr_NoMemory();
     errno = err;
     if (name == NULL || name == Py_None)
         return PyErr_SetFromErrno(PyExc_OSError);

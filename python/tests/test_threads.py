@@ -151,23 +151,39 @@ class InterruptTests(unittest.TestCase):
         p.write_eof()
         self.assertEqual(p.readall(), b"rest")
 
+    def interrupt_at_line(self, lineno):
+        """SIGINT once the main thread's test frame sits on line lineno
+        (it is inside the blocking call made there)."""
+        main_id = threading.main_thread().ident
+
+        def fire():
+            deadline = time.monotonic() + JOIN_TIMEOUT
+            while time.monotonic() < deadline:
+                frame = sys._current_frames().get(main_id)
+                if frame is not None and frame.f_lineno == lineno and \
+                        frame.f_code.co_filename == __file__:
+                    time.sleep(0.05)
+                    os.kill(os.getpid(), signal.SIGINT)
+                    return
+                time.sleep(0.01)
+        return start(fire)
+
     def test_interrupted_write_and_flush(self):
         p = tpipe.Pipe(bsize=4)
         p.write(b"full")
-        started = threading.Event()
-        started.set()
-        k = self.interrupt_when(started)
+        line = sys._getframe().f_lineno
+        k = self.interrupt_at_line(line + 3)
         with self.assertRaises(KeyboardInterrupt):
-            p.write(b"blocked")
+            p.write(b"blocked")  # line + 3
         k.finish(self)
         self.assertEqual(p.buffered(), 4, "the interrupted write added nothing")
-        k = self.interrupt_when(started)
+        line = sys._getframe().f_lineno
+        k = self.interrupt_at_line(line + 3)
         with self.assertRaises(KeyboardInterrupt):
-            p.flush()
+            p.flush()  # line + 3
         k.finish(self)
         self.assertEqual(p.read(10), b"full")
         self.assertEqual(p.write(b"ok"), 2)
-
 
 if __name__ == "__main__":
     unittest.main()
