@@ -89,6 +89,12 @@ def build_extension(out_dir, verbose=False):
             objs.append(obj)
         ldshared = shlex.split(os.environ.get("LDSHARED") or _var("LDSHARED") or "cc -shared")
         ldflags = shlex.split(os.environ.get("LDFLAGS", ""))
+        if sys.platform.startswith("linux"):
+            # Export only PyInit_tpipe: the library's tp_* symbols stay private.
+            script = os.path.join(tmp, "exports.map")
+            with open(script, "w") as f:
+                f.write("{ global: PyInit_%s; local: *; };\n" % NAME)
+            ldflags.append("-Wl,--version-script=" + script)
         _run(ldshared + objs + ldflags + ["-pthread", "-o", target], verbose)
     return target
 
