@@ -41,6 +41,7 @@ static void let_reader_drain(tp_pipe *p)
  * returns locked. */
 static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
 {
+    static const tp__deadline forever = {TP__DL_FOREVER, {0, 0}};
     tp__wait w;
     tp__wait_init(&w, TP_SIDE_WRITER, d);
     int err;
@@ -69,6 +70,9 @@ static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
             err = ETIMEDOUT;
             break;
         }
+        /* Waiting for another writer's copy is short and not a wait for
+         * the reader: no timeout applies, even on a non-blocking end. */
+        w.deadline = room > 0 ? &forever : d;
         timed_out = tp__pipe_sleep(p, &w, &p->wwaiters) == ETIMEDOUT;
     }
     if (tp__wait_end(p, &w, err) < 0)
