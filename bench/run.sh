@@ -4,12 +4,13 @@
 #
 # usage: bench/run.sh [--tpbench PATH] [--out DIR] [tpbench options...]
 #   PATH defaults to build/bench/tpbench under the source tree,
-#   DIR to bench/results; other options go to tpbench (--quick, --runs=N, ...).
+#   DIR to docs/bench (the results the README links to);
+#   other options go to tpbench (--quick, --runs=N, ...).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 tpbench="$here/../build/bench/tpbench"
-out="$here/results"
+out="$here/../docs/bench"
 while [ $# -gt 0 ]; do
     case "$1" in
     --tpbench) tpbench=$2; shift 2 ;;
