@@ -123,7 +123,10 @@ void tb_report_machine(FILE *out)
             TPIPE_VERSION_PATCH, when);
     fprintf(out, "# machine: %s, %ld CPUs online, %s %s %s\n", model,
             sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, u.machine);
-    fprintf(out, "# compiler: %s; load average now: %s\n",
+#ifndef TB_BUILD
+#define TB_BUILD "unknown"
+#endif
+    fprintf(out, "# build: %s, compiler %s; load average now: %s\n", TB_BUILD,
 #ifdef __VERSION__
             __VERSION__,
 #else
