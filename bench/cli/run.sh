@@ -95,7 +95,7 @@ stats() { # GB/s values on stdin -> "median min max"
         printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }'
 }
 
-echo "# commands: ${CMD[*]}" | sed "s|$TPIPE|tpipe|"
+echo "# commands: ${CMD[*]}" | sed "s|$TPIPE|tpipe|g"
 echo "# tpipe CLI benchmark: $SIZE per run, $RUNS runs, buffer $BUF, $(nproc) cores"
 echo "# $(uname -r); pv $(pv --version | head -1 | awk '{print $2}'), mbuffer $(mbuffer -V 2>&1 | head -1 | awk '{print $3}')"
 echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"

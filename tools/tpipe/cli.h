@@ -67,9 +67,9 @@ void tpc_format_duration(char *buf, size_t n, double seconds);
 struct tpc_block {
     struct tpc_pool *pool;
     unsigned char *data;
-    size_t len;       /* capacity (pool) or mapping length (file map) */
+    size_t len; /* capacity (pool) or mapping length (file map) */
     atomic_int refs;
-    bool mapped;      /* true: a file mapping, munmap on last release */
+    bool mapped;                 /* true: a file mapping, munmap on last release */
     struct tpc_block *next_free; /* guarded by pool->mu */
     /* File mappings only: where the bytes come from, so that an output
      * pipe can splice(2) them from the page cache; prev/next link the
@@ -129,7 +129,7 @@ struct tpc_output {
     struct tpc_run *run;
     const char *name; /* as given; "-" is stdout */
     int fd;
-    bool is_fifo;     /* splice(2) possible */
+    bool is_fifo; /* splice(2) possible */
     tp_pipe *pipe;
     pthread_t thread;
     bool started;
@@ -160,8 +160,8 @@ struct tpc_run {
     atomic_uint_least64_t peak_fill;  /* largest tp_pipe_buffered seen */
     atomic_bool read_error;
     atomic_bool input_done;
-    atomic_bool stop;  /* stop reading input; outputs drain what is buffered */
-    atomic_bool abort; /* outputs stop too, at once */
+    atomic_bool stop;           /* stop reading input; outputs drain what is buffered */
+    atomic_bool abort;          /* outputs stop too, at once */
     atomic_bool zero_copy_used; /* an mmap or vmsplice path was taken */
     atomic_int finished;        /* threads that have returned */
 

@@ -174,8 +174,8 @@ static bool supervise(struct tpc_run *run, struct tpc_report *rep, int nworkers)
         if (signals >= 2 || (atomic_load(&run->abort) && !aborted)) {
             apply_abort(run);
             stopped = aborted = true;
-        } else if (!stopped && (signals == 1 || atomic_load(&run->stop) ||
-                                all_outputs_failed(run))) {
+        } else if (!stopped &&
+                   (signals == 1 || atomic_load(&run->stop) || all_outputs_failed(run))) {
             apply_stop(run);
             stopped = true;
         }

@@ -19,7 +19,7 @@ static const char help_text[] =
     "\n"
     "Buffering:\n"
     "  -m, --buffer SIZE      buffer size per output (default 4M)\n"
-    "  -b, --block SIZE       read block size (default 128K, at most the buffer)\n"
+    "  -b, --block SIZE       read block size (default 1M, at most the buffer)\n"
     "  -P, --start PCT        start writing once the buffer is PCT% full,\n"
     "                         and again each time it ran empty (default 0)\n"
     "  -p, --resume PCT       once the buffer was full, read again only when\n"
@@ -101,7 +101,7 @@ int tpc_parse_options(int argc, char **argv, struct tpc_options *o)
 {
     memset(o, 0, sizeof *o);
     o->buffer_size = 4u << 20;
-    o->block_size = 128u << 10;
+    o->block_size = 1u << 20;
     o->low_pct = 100;
     o->progress = TPC_PROGRESS_AUTO;
     o->interval = 1.0;

@@ -93,8 +93,8 @@ void tpc_report_tick(struct tpc_run *run, struct tpc_report *rep)
         fprintf(stderr,
                 "{\"type\":\"progress\",\"elapsed\":%.3f,\"bytes\":%llu,\"rate\":%.0f,"
                 "\"avg_rate\":%.0f,\"fill\":%.4f,\"fill_bytes\":%llu,\"buffer\":%llu,",
-                elapsed, (unsigned long long)bytes, rate, avg, fill_frac,
-                (unsigned long long)fill, (unsigned long long)o->buffer_size);
+                elapsed, (unsigned long long)bytes, rate, avg, fill_frac, (unsigned long long)fill,
+                (unsigned long long)o->buffer_size);
         if (sized)
             fprintf(stderr, "\"size\":%llu,\"percent\":%.2f,\"eta\":%.1f,",
                     (unsigned long long)run->size_total,
