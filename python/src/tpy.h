@@ -88,6 +88,29 @@ void tpy_release_bytes(void *ctx);
 int tpy_pipe_setup(PyObject *m, PyObject *io_rawiobase);
 int tpy_wrapper_setup(PyObject *m, PyObject *io_rawiobase);
 
+/* A function as a PyType_Slot's void * (ISO C has no direct conversion). */
+void *tpy_fn(void (*fn)(void));
+#define TPY_FN(f) tpy_fn((void (*)(void))(f))
+
+/* Creates the C base class `tpipe.<name>` as a heap type deriving from
+ * _io._RawIOBase (a heap type itself from Python 3.12 on, which a static
+ * type may not extend), with state_size bytes of C state placed after the
+ * base's part of the object; *state_off receives their offset. slots must
+ * not set Py_tp_base/Py_tp_bases. NULL with an exception on failure. */
+PyTypeObject *tpy_make_base_type(const char *name, PyType_Slot *slots, size_t state_size,
+                                 Py_ssize_t *state_off);
+
+/* The parts of tp_dealloc / tp_traverse that every such type shares.
+ * tpy_dealloc_begin runs IOBase's finaliser (close()), untracks the object
+ * and clears the base's dict and weak references; it returns -1 if the
+ * finaliser resurrected the object (then stop). tpy_dealloc_end frees the
+ * memory and drops the instance's reference to its heap type.
+ * tpy_base_traverse visits the type (unless the base does) and the base's
+ * members. */
+int tpy_dealloc_begin(PyObject *self);
+void tpy_dealloc_end(PyObject *self);
+int tpy_base_traverse(PyObject *self, visitproc visit, void *arg);
+
 /* Builds the public class name(base, io.RawIOBase) with io.RawIOBase's
  * metaclass, so the result is a true io.RawIOBase subclass. */
 PyObject *tpy_make_public_class(const char *name, PyTypeObject *base, PyObject *io_rawiobase,

@@ -161,6 +161,66 @@ static void c_log(int level, const char *name, const char *msg, void *ctx)
     PyGILState_Release(g);
 }
 
+void *tpy_fn(void (*fn)(void))
+{
+    union {
+        void (*fn)(void);
+        void *ptr;
+    } u;
+    u.fn = fn;
+    return u.ptr;
+}
+
+PyTypeObject *tpy_make_base_type(const char *name, PyType_Slot *slots, size_t state_size,
+                                 Py_ssize_t *state_off)
+{
+    Py_ssize_t a = (Py_ssize_t) _Alignof(max_align_t);
+    *state_off = (tpy_rawiobase->tp_basicsize + a - 1) / a * a;
+    PyType_Spec spec = {
+        .name = name,
+        .basicsize = (int)(*state_off + (Py_ssize_t)state_size),
+        .itemsize = 0,
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+        .slots = slots,
+    };
+    PyObject *bases = PyTuple_Pack(1, (PyObject *)tpy_rawiobase);
+    if (bases == NULL)
+        return NULL;
+    PyObject *t = PyType_FromSpecWithBases(&spec, bases);
+    Py_DECREF(bases);
+    return (PyTypeObject *)t;
+}
+
+int tpy_dealloc_begin(PyObject *self)
+{
+    if (PyObject_CallFinalizerFromDealloc(self) < 0)
+        return -1;
+    PyObject_GC_UnTrack(self);
+    if (tpy_rawiobase->tp_weaklistoffset > 0) {
+        PyObject **wl = (PyObject **)((char *)self + tpy_rawiobase->tp_weaklistoffset);
+        if (*wl != NULL)
+            PyObject_ClearWeakRefs(self);
+    }
+    if (tpy_rawiobase->tp_dictoffset > 0)
+        Py_CLEAR(*(PyObject **)((char *)self + tpy_rawiobase->tp_dictoffset));
+    return 0;
+}
+
+void tpy_dealloc_end(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+int tpy_base_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    /* A heap-type base (Python 3.12+) visits the type itself. */
+    if (!(tpy_rawiobase->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        Py_VISIT(Py_TYPE(self));
+    return tpy_rawiobase->tp_traverse(self, visit, arg);
+}
+
 PyObject *tpy_make_public_class(const char *name, PyTypeObject *base, PyObject *io_rawiobase,
                                 const char *doc)
 {
@@ -286,9 +346,17 @@ done:
     return rc;
 }
 
-PyMODINIT_FUNC PyInit_tpipe(void);
+/* Built with hidden visibility; before Python 3.9 PyMODINIT_FUNC did not
+ * export the init function itself. */
+#if defined(__GNUC__)
+#define TPY_EXPORT __attribute__((visibility("default")))
+#else
+#define TPY_EXPORT
+#endif
 
-PyMODINIT_FUNC PyInit_tpipe(void)
+TPY_EXPORT PyMODINIT_FUNC PyInit_tpipe(void);
+
+TPY_EXPORT PyMODINIT_FUNC PyInit_tpipe(void)
 {
     if (tpy_rawiobase == NULL && setup_globals() < 0)
         return NULL;

@@ -30,7 +30,7 @@ typedef struct {
     int rm_busy; /* blocking C readmatch calls in flight (GIL-guarded) */
 } pipe_state;
 
-static PyTypeObject PipeBase_Type;
+static PyTypeObject *PipeBase_Type;
 static Py_ssize_t state_off; /* offset of pipe_state inside the object */
 static PyObject *str_set, *str_clear;
 
@@ -61,7 +61,7 @@ static int rflag_call(pipe_state *s, PyObject *method)
         return 0;
     PyObject *ev = s->rflag;
     Py_INCREF(ev);
-    PyObject *r = PyObject_CallMethodNoArgs(ev, method);
+    PyObject *r = PyObject_CallMethodObjArgs(ev, method, NULL);
     Py_DECREF(ev);
     if (r == NULL)
         return -1;
@@ -124,7 +124,7 @@ static int pipe_traverse(PyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(PS(self)->name);
     Py_VISIT(PS(self)->rflag);
-    return tpy_rawiobase->tp_traverse(self, visit, arg);
+    return tpy_base_traverse(self, visit, arg);
 }
 
 static int pipe_clear(PyObject *self)
@@ -136,24 +136,15 @@ static int pipe_clear(PyObject *self)
 
 static void pipe_dealloc(PyObject *self)
 {
-    /* IOBase's finaliser calls close() (which warns about lost data). */
-    if (PyObject_CallFinalizerFromDealloc(self) < 0)
+    if (tpy_dealloc_begin(self) < 0)
         return;
-    PyObject_GC_UnTrack(self);
-    if (tpy_rawiobase->tp_weaklistoffset > 0) {
-        PyObject **wl = (PyObject **)((char *)self + tpy_rawiobase->tp_weaklistoffset);
-        if (*wl != NULL)
-            PyObject_ClearWeakRefs(self);
-    }
-    if (tpy_rawiobase->tp_dictoffset > 0)
-        Py_CLEAR(*(PyObject **)((char *)self + tpy_rawiobase->tp_dictoffset));
     pipe_state *s = PS(self);
     tp_pipe *p = s->p;
     s->p = NULL;
     tp_pipe_free(p); /* runs release callbacks; we hold the GIL */
     Py_CLEAR(s->name);
     Py_CLEAR(s->rflag);
-    Py_TYPE(self)->tp_free(self);
+    tpy_dealloc_end(self);
 }
 
 static PyObject *pipe_repr(PyObject *self)
@@ -884,20 +875,6 @@ static PyMethodDef pipe_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject PipeBase_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tpipe._PipeBase",
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "C implementation of tpipe.Pipe",
-    .tp_dealloc = pipe_dealloc,
-    .tp_traverse = pipe_traverse,
-    .tp_clear = pipe_clear,
-    .tp_repr = pipe_repr,
-    .tp_methods = pipe_methods,
-    .tp_getset = pipe_getset,
-    .tp_init = pipe_init,
-    .tp_new = PyType_GenericNew,
-};
-
 int tpy_pipe_setup(PyObject *m, PyObject *io_rawiobase)
 {
     if (str_set == NULL) {
@@ -905,22 +882,34 @@ int tpy_pipe_setup(PyObject *m, PyObject *io_rawiobase)
         str_clear = PyUnicode_InternFromString("clear");
         if (str_set == NULL || str_clear == NULL)
             return -1;
-        PipeBase_Type.tp_base = tpy_rawiobase;
-        Py_ssize_t a = (Py_ssize_t) _Alignof(max_align_t);
-        state_off = (tpy_rawiobase->tp_basicsize + a - 1) / a * a;
-        PipeBase_Type.tp_basicsize = state_off + (Py_ssize_t)sizeof(pipe_state);
-        if (PyType_Ready(&PipeBase_Type) < 0)
+    }
+    if (PipeBase_Type == NULL) {
+        PyType_Slot slots[] = {
+            {Py_tp_doc, "C implementation of tpipe.Pipe"},
+            {Py_tp_dealloc, TPY_FN(pipe_dealloc)},
+            {Py_tp_traverse, TPY_FN(pipe_traverse)},
+            {Py_tp_clear, TPY_FN(pipe_clear)},
+            {Py_tp_repr, TPY_FN(pipe_repr)},
+            {Py_tp_methods, pipe_methods},
+            {Py_tp_getset, pipe_getset},
+            {Py_tp_init, TPY_FN(pipe_init)},
+            {Py_tp_new, TPY_FN(PyType_GenericNew)},
+            {0, NULL},
+        };
+        PipeBase_Type =
+            tpy_make_base_type("tpipe._PipeBase", slots, sizeof(pipe_state), &state_off);
+        if (PipeBase_Type == NULL)
             return -1;
     }
     PyObject *cls = tpy_make_public_class(
-        "Pipe", &PipeBase_Type, io_rawiobase,
+        "Pipe", PipeBase_Type, io_rawiobase,
         "Pipe(bsize=io.DEFAULT_BUFFER_SIZE, rblocking=True, wblocking=True, timeout=None, "
         "name=None)\n\nBuffered pipe for inter-thread communication (io.RawIOBase).");
     if (cls == NULL)
         return -1;
-    Py_INCREF(&PipeBase_Type);
-    if (PyModule_AddObject(m, "_PipeBase", (PyObject *)&PipeBase_Type) < 0) {
-        Py_DECREF(&PipeBase_Type);
+    Py_INCREF(PipeBase_Type);
+    if (PyModule_AddObject(m, "_PipeBase", (PyObject *)PipeBase_Type) < 0) {
+        Py_DECREF(PipeBase_Type);
         Py_DECREF(cls);
         return -1;
     }

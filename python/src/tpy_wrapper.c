@@ -18,7 +18,7 @@ typedef struct {
     PyObject *exc; /* an exception src.read() raised, waiting to be re-raised */
 } wrap_state;
 
-static PyTypeObject WrapperBase_Type;
+static PyTypeObject *WrapperBase_Type;
 static Py_ssize_t state_off;
 
 #define WS(o) ((wrap_state *)((char *)(o) + state_off))
@@ -138,7 +138,7 @@ static int wrapper_traverse(PyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(WS(self)->src);
     Py_VISIT(WS(self)->exc);
-    return tpy_rawiobase->tp_traverse(self, visit, arg);
+    return tpy_base_traverse(self, visit, arg);
 }
 
 static int wrapper_clear(PyObject *self)
@@ -150,22 +150,14 @@ static int wrapper_clear(PyObject *self)
 
 static void wrapper_dealloc(PyObject *self)
 {
-    if (PyObject_CallFinalizerFromDealloc(self) < 0)
+    if (tpy_dealloc_begin(self) < 0)
         return;
-    PyObject_GC_UnTrack(self);
-    if (tpy_rawiobase->tp_weaklistoffset > 0) {
-        PyObject **wl = (PyObject **)((char *)self + tpy_rawiobase->tp_weaklistoffset);
-        if (*wl != NULL)
-            PyObject_ClearWeakRefs(self);
-    }
-    if (tpy_rawiobase->tp_dictoffset > 0)
-        Py_CLEAR(*(PyObject **)((char *)self + tpy_rawiobase->tp_dictoffset));
     wrap_state *s = WS(self);
     tp_wrapper_free(s->w);
     s->w = NULL;
     Py_CLEAR(s->src);
     Py_CLEAR(s->exc);
-    Py_TYPE(self)->tp_free(self);
+    tpy_dealloc_end(self);
 }
 
 static PyObject *wrapper_true(PyObject *self, PyObject *unused)
@@ -365,39 +357,35 @@ static PyMethodDef wrapper_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject WrapperBase_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tpipe._BufferedStreamWrapperBase",
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "C implementation of tpipe.BufferedStreamWrapper",
-    .tp_dealloc = wrapper_dealloc,
-    .tp_traverse = wrapper_traverse,
-    .tp_clear = wrapper_clear,
-    .tp_methods = wrapper_methods,
-    .tp_getset = wrapper_getset,
-    .tp_init = wrapper_init,
-    .tp_new = PyType_GenericNew,
-};
-
 int tpy_wrapper_setup(PyObject *m, PyObject *io_rawiobase)
 {
-    if (WrapperBase_Type.tp_base == NULL) {
-        WrapperBase_Type.tp_base = tpy_rawiobase;
-        Py_ssize_t a = (Py_ssize_t) _Alignof(max_align_t);
-        state_off = (tpy_rawiobase->tp_basicsize + a - 1) / a * a;
-        WrapperBase_Type.tp_basicsize = state_off + (Py_ssize_t)sizeof(wrap_state);
-        if (PyType_Ready(&WrapperBase_Type) < 0)
+    if (WrapperBase_Type == NULL) {
+        PyType_Slot slots[] = {
+            {Py_tp_doc, "C implementation of tpipe.BufferedStreamWrapper"},
+            {Py_tp_dealloc, TPY_FN(wrapper_dealloc)},
+            {Py_tp_traverse, TPY_FN(wrapper_traverse)},
+            {Py_tp_clear, TPY_FN(wrapper_clear)},
+            {Py_tp_methods, wrapper_methods},
+            {Py_tp_getset, wrapper_getset},
+            {Py_tp_init, TPY_FN(wrapper_init)},
+            {Py_tp_new, TPY_FN(PyType_GenericNew)},
+            {0, NULL},
+        };
+        WrapperBase_Type = tpy_make_base_type("tpipe._BufferedStreamWrapperBase", slots,
+                                              sizeof(wrap_state), &state_off);
+        if (WrapperBase_Type == NULL)
             return -1;
     }
     PyObject *cls = tpy_make_public_class(
-        "BufferedStreamWrapper", &WrapperBase_Type, io_rawiobase,
+        "BufferedStreamWrapper", WrapperBase_Type, io_rawiobase,
         "BufferedStreamWrapper(src, buffsize=io.DEFAULT_BUFFER_SIZE)\n\n"
         "A buffered wrapper for file-like objects (io.RawIOBase): reads src until EOF "
         "or buffsize bytes; seekable if all of src fitted.");
     if (cls == NULL)
         return -1;
-    Py_INCREF(&WrapperBase_Type);
-    if (PyModule_AddObject(m, "_BufferedStreamWrapperBase", (PyObject *)&WrapperBase_Type) < 0) {
-        Py_DECREF(&WrapperBase_Type);
+    Py_INCREF(WrapperBase_Type);
+    if (PyModule_AddObject(m, "_BufferedStreamWrapperBase", (PyObject *)WrapperBase_Type) < 0) {
+        Py_DECREF(WrapperBase_Type);
         Py_DECREF(cls);
         return -1;
     }

@@ -4,6 +4,7 @@ writing (by reference and by copy), reading, EOF and close."""
 import array
 import errno
 import io
+import logging
 import sys
 import threading
 import unittest
@@ -275,8 +276,16 @@ class CloseTests(unittest.TestCase):
         p = tpipe.Pipe(name="tidy")
         p.write(b"read")
         p.read(10)
-        with self.assertNoLogs(level="WARNING"):
+        records = []
+        handler = logging.Handler(logging.WARNING)
+        handler.emit = records.append
+        logger = logging.getLogger("tpipe")
+        logger.addHandler(handler)
+        try:
             p.close()
+        finally:
+            logger.removeHandler(handler)
+        self.assertEqual(records, [])
 
     def test_close_releases_referenced_bytes(self):
         p = tpipe.Pipe(name="drop")
