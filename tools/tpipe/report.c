@@ -161,20 +161,20 @@ void tpc_report_summary(struct tpc_run *run, struct tpc_report *rep, int status)
         return;
     }
     tpc_report_break(rep);
-    char sz[32], rt[32], pk[32], bf[32];
+    char sz[32], rt[32], bf[32];
     tpc_format_size(sz, sizeof sz, (double)bytes);
     tpc_format_size(rt, sizeof rt, avg);
-    tpc_format_size(pk, sizeof pk, (double)peak);
     tpc_format_size(bf, sizeof bf, (double)o->buffer_size);
     double peak_pct = 100.0 * (double)peak / (double)o->buffer_size;
-    fprintf(stderr,
-            "tpipe: %s in %.2f s, %s/s; peak fill %s of %s (%.0f%%); "
-            "input waited %.2f s for room, output waited %.2f s for data",
-            sz, elapsed, rt, pk, bf, peak_pct > 100 ? 100.0 : peak_pct,
-            secs(atomic_load(&run->in_wait_ns)), secs(out_wait));
+    /* Two short lines rather than one that wraps on a terminal. The peak
+     * may pass -m by up to a block (write_ref takes a whole block once
+     * there is room); the percentage says "full" then. */
+    fprintf(stderr, "tpipe: %s in %.2f s (%s/s); buffer %s, peak fill %.0f%%", sz, elapsed, rt, bf,
+            peak_pct > 100 ? 100.0 : peak_pct);
     if (o->lines)
         fprintf(stderr, "; %llu lines", (unsigned long long)max_lines(run));
-    fputc('\n', stderr);
+    fprintf(stderr, "\ntpipe: input waited %.2f s for room, output waited %.2f s for data\n",
+            secs(atomic_load(&run->in_wait_ns)), secs(out_wait));
     if (run->noutputs > 1) {
         for (int i = 0; i < run->noutputs; i++) {
             struct tpc_output *out = &run->outputs[i];
