@@ -259,6 +259,36 @@ static void delimiter_longer_than_bsize(void **state)
     tp_pipe_free(p);
 }
 
+/* Delimiters longer than any cache the implementation may keep, split
+ * across writes, must still be found, and only where they really occur. */
+static void long_delimiter_found_across_writes(void **state)
+{
+    (void)state;
+    char delim[200];
+    for (size_t i = 0; i < sizeof delim; i++)
+        delim[i] = (char)('a' + i % 7);
+    tp_pipe *p = tp_pipe_new(4096, false, false, 0.0, "long-delim");
+    assert_non_null(p);
+    void *out = NULL;
+    /* A near miss (all but the last byte), then the real thing in pieces. */
+    assert_int_equal(tp_pipe_write(p, "head", 4), 4);
+    assert_int_equal(tp_pipe_write(p, delim, sizeof delim - 1), (ssize_t)(sizeof delim - 1));
+    assert_int_equal(tp_pipe_write(p, "X", 1), 1);
+    FAILS_WITH(tp_pipe_readmatch(p, delim, sizeof delim, &out), EAGAIN);
+    for (size_t off = 0; off < sizeof delim; off += 37) {
+        size_t n = sizeof delim - off < 37 ? sizeof delim - off : 37;
+        assert_int_equal(tp_pipe_write(p, delim + off, n), (ssize_t)n);
+        if (off + n < sizeof delim)
+            FAILS_WITH(tp_pipe_readmatch(p, delim, sizeof delim, &out), EAGAIN);
+    }
+    ssize_t want = 4 + (ssize_t)sizeof delim - 1 + 1 + (ssize_t)sizeof delim;
+    assert_int_equal(tp_pipe_readmatch(p, delim, sizeof delim, &out), want);
+    assert_memory_equal((char *)out + want - (ssize_t)sizeof delim, delim, sizeof delim);
+    tp_free(out);
+    assert_true(tp_pipe_empty(p));
+    tp_pipe_free(p);
+}
+
 static void closed_pipe_everywhere(void **state)
 {
     (void)state;
@@ -365,6 +395,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(sizes_near_size_max),
         cmocka_unit_test(huge_bsize),
         cmocka_unit_test(delimiter_longer_than_bsize),
+        cmocka_unit_test(long_delimiter_found_across_writes),
         cmocka_unit_test(closed_pipe_everywhere),
         cmocka_unit_test(wrapper_offsets_do_not_overflow),
     };

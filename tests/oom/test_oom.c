@@ -114,7 +114,18 @@ static bool s_create(enum fa_mode mode, unsigned long n)
     assert_int_equal(tp_pipe_write(src, data, 20), 20);
     assert_int_equal(tp_pipe_write_eof(src), 0);
 
+    /* A fresh pipe's first readmatch may allocate its search state. */
+    tp_pipe *fresh = tp_pipe_new(64, false, false, 0.0, "fresh");
+    assert_non_null(fresh);
+
     fa_arm(mode, n);
+    void *line = (void *)1;
+    errno = 0;
+    ssize_t km = tp_pipe_readmatch(fresh, "\n", 1, &line);
+    int k_err = errno;
+    if (!(km == -1 && k_err == EAGAIN))
+        assert_enomem(km, k_err, "tp_pipe_readmatch on a fresh pipe");
+    assert_null(line);
     errno = 0;
     tp_pipe *p = tp_pipe_new(64, true, true, 1.0, "a name to copy");
     if (p == NULL)
@@ -159,6 +170,8 @@ static bool s_create(enum fa_mode mode, unsigned long n)
     tp_event_free(ev);
     tp_pipe_free(p);
     tp_pipe_free(src);
+    assert_usable(fresh);
+    tp_pipe_free(fresh);
     return fired;
 }
 

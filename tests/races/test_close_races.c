@@ -236,6 +236,67 @@ static void run_pair(enum call c, enum action a)
     free(pl);
 }
 
+/* Large copy writes are copied outside the pipe lock; a close landing in
+ * that window must fail the write with EPIPE, drop the copied bytes, and
+ * leave nothing behind (ASan/LSan) - and a write may never succeed after
+ * close returned. */
+typedef struct big_writer {
+    tp_pipe *p;
+    atomic_bool *closed;
+    rel_failure *f;
+} big_writer;
+
+static void *big_writer_main(void *arg)
+{
+    big_writer *b = arg;
+    static unsigned char chunk[256 * 1024];
+    for (;;) {
+        bool was_closed = atomic_load(b->closed);
+        ssize_t k = tp_pipe_write(b->p, chunk, sizeof chunk);
+        if (k > 0 && was_closed) {
+            rel_fail(b->f, "a write succeeded after close returned");
+            return NULL;
+        }
+        if (k < 0) {
+            if (errno != EPIPE)
+                rel_fail(b->f, "large write failed with %s", strerror(errno));
+            return NULL;
+        }
+    }
+}
+
+static void close_during_large_copy_writes(void **state)
+{
+    (void)state;
+    enum { WRITERS = 4 };
+    unsigned rounds = (unsigned)rel_env("TP_RACES_ROUNDS", 100);
+    uint64_t rng = rel_seed(77, 78);
+    rel_failure f = {0};
+    for (unsigned round = 0; round < rounds && !atomic_load(&f.failed); round++) {
+        tp_pipe *p = tp_pipe_new(4 << 20, true, true, TP_FOREVER, "big");
+        assert_non_null(p);
+        atomic_bool closed = false;
+        big_writer b = {p, &closed, &f};
+        pthread_t t[WRITERS];
+        for (int i = 0; i < WRITERS; i++)
+            assert_int_equal(pthread_create(&t[i], NULL, big_writer_main, &b), 0);
+        /* Read a little, so writers are both blocked and copying. */
+        unsigned char buf[65536];
+        tp_pipe_set_readblocking(p, false);
+        for (uint64_t i = rel_below(&rng, 64); i > 0; i--)
+            if (tp_pipe_read(p, buf, sizeof buf) < 0)
+                rel_jitter(&rng, 200);
+        tp_pipe_close(p);
+        atomic_store(&closed, true);
+        for (int i = 0; i < WRITERS; i++)
+            pthread_join(t[i], NULL);
+        assert_true(tp_pipe_empty(p));
+        tp_pipe_free(p);
+    }
+    if (atomic_load(&f.failed))
+        fail_msg("%s", f.msg);
+}
+
 #define PAIR(c, a)                                                                                \
     static void c##_##a(void **state)                                                             \
     {                                                                                             \
@@ -276,6 +337,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(C_WRITE_WAIT_A_CLOSE), cmocka_unit_test(C_WRITE_WAIT_A_EOF),
         cmocka_unit_test(C_FLUSH_A_CLOSE),      cmocka_unit_test(C_FLUSH_A_EOF),
         cmocka_unit_test(C_FLUSH_WAIT_A_CLOSE), cmocka_unit_test(C_FLUSH_WAIT_A_EOF),
+        cmocka_unit_test(close_during_large_copy_writes),
     };
     tp_set_log_fn(count_log, NULL);
     if (argc > 1)
