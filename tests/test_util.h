@@ -127,8 +127,8 @@ enum tt_op_kind {
 typedef struct tt_op {
     enum tt_op_kind kind;
     tp_pipe *p;
-    const void *src;  /* write / write_ref source */
-    size_t n;         /* bytes to read or write */
+    const void *src;  /* write / write_ref source; readmatch delimiter (NULL: CRLF) */
+    size_t n;         /* bytes to read or write; readmatch delimiter length */
     double timeout;   /* for the waits */
     tt_release rel;   /* write_ref release counter */
     /* outcome */
