@@ -8,20 +8,19 @@
  * (counted from just before each write_ref call, so a blocked write counts
  * as in flight), while the reader is stalled. The bound asserted:
  *
- *   tpipe bytes <= bsize + SEG_SLACK_SEGMENTS * segment + FIXED_OVERHEAD
+ *   tpipe bytes <= bsize + (writers + 1) * segment + FIXED_OVERHEAD
  *   caller bytes held <= bsize + writers * max write_ref size
  *
  * where segment is the copy segment size (bsize clamped to 1-64 KiB, see
- * src/pipe.c), SEG_SLACK_SEGMENTS = 2 covers the partly filled segments at
- * each end of the chain plus per-segment headers, and FIXED_OVERHEAD covers
- * the pipe, its pool and its name. The figures are printed. TP_STALL_SECONDS
+ * src/pipe.c): each writer's in-flight copy may end in a partly filled
+ * segment, and the chain's head segment may be partly read; FIXED_OVERHEAD
+ * covers segment headers, the pipe, its pool and its name. The figures are printed. TP_STALL_SECONDS
  * sets the stall (default 2). */
 #include "fail_alloc.h"
 #include "rel_util.h"
 
 #define WRITERS 4
 #define MAX_REF 8192
-#define SEG_SLACK_SEGMENTS 2
 #define FIXED_OVERHEAD (16 * 1024)
 
 /* Which writers write_ref: none, every other one, or all. */
@@ -150,12 +149,12 @@ static void run_bound(size_t bsize, enum mix mix)
     fa_uninstall();
 
     size_t seg = bsize < 1024 ? 1024 : bsize > 65536 ? 65536 : bsize;
-    size_t tp_bound = bsize + SEG_SLACK_SEGMENTS * seg + FIXED_OVERHEAD;
+    size_t tp_bound = bsize + (WRITERS + 1) * seg + FIXED_OVERHEAD;
     long long ref_bound = (long long)bsize + WRITERS * (long long)MAX_REF;
     printf("%s, bsize %zu: buffered %zu after a %.0f s stall; tpipe memory peak %zu bytes "
            "(stalled %zu, bound %zu = bsize + %d segments of %zu + %d); caller write_ref bytes "
            "held peak %lld while stalled, %lld overall (bound %lld = bsize + %d writers x %d)\n",
-           mix_names[mix], bsize, buffered, secs, peak, stalled_peak, tp_bound, SEG_SLACK_SEGMENTS, seg,
+           mix_names[mix], bsize, buffered, secs, peak, stalled_peak, tp_bound, WRITERS + 1, seg,
            FIXED_OVERHEAD, held_stalled, held_peak, ref_bound, WRITERS, MAX_REF);
     if (atomic_load(&s->f.failed))
         fail_msg("%s", s->f.msg);
