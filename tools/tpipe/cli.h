@@ -187,9 +187,6 @@ void tpc_worker_signals(void);
 /* Largest tp_pipe_buffered over outputs still running. */
 uint64_t tpc_fill(struct tpc_run *run);
 
-/* Grows the kernel buffer of pipe fd towards size (at most 1 MiB). */
-void tpc_grow_pipe(int fd, uint64_t size);
-
 void *tpc_input_main(void *run);
 void *tpc_output_main(void *output);
 

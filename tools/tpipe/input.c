@@ -183,11 +183,8 @@ static bool copy_input(struct tpc_run *run, const char *name)
     const char *shown = is_stdin ? "standard input" : name;
     bool more = true;
     struct stat st;
-    bool have_st = fstat(fd, &st) == 0;
-    if (run->opt->zero_copy && have_st && S_ISREG(st.st_mode))
+    if (run->opt->zero_copy && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
         more = copy_mapped(run, fd, &st);
-    if (run->opt->zero_copy && have_st && S_ISFIFO(st.st_mode))
-        tpc_grow_pipe(fd, run->opt->block_size);
     if (more)
         more = copy_reads(run, fd, shown);
     if (!is_stdin)

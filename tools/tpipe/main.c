@@ -49,18 +49,6 @@ static uint64_t total_size(const struct tpc_options *o)
     return total;
 }
 
-/* A pipe's 64 KiB default costs a context switch per 64 KiB; grow it to a
- * block (within /proc/sys/fs/pipe-max-size; failure is harmless). Exported
- * for the input side too. */
-void tpc_grow_pipe(int fd, uint64_t size)
-{
-    if (size > (1u << 20))
-        size = 1u << 20;
-    int cur = fcntl(fd, F_GETPIPE_SZ);
-    if (cur >= 0 && (uint64_t)cur < size)
-        (void)fcntl(fd, F_SETPIPE_SZ, (int)size);
-}
-
 static int open_outputs(struct tpc_run *run)
 {
     const struct tpc_options *o = run->opt;
@@ -88,8 +76,6 @@ static int open_outputs(struct tpc_run *run)
         }
         struct stat st;
         out->is_fifo = fstat(out->fd, &st) == 0 && S_ISFIFO(st.st_mode);
-        if (out->is_fifo && o->zero_copy)
-            tpc_grow_pipe(out->fd, o->block_size);
         if (!out->is_fifo && !S_ISCHR(st.st_mode))
             run->populate = true; /* regular files, sockets: write copies */
         ok++;
