@@ -30,7 +30,8 @@ if command -v gnuplot >/dev/null 2>&1; then
     # The chart's subtitle names the machine, taken from the table's header.
     machine=$(sed -n 's/^# machine: //p' "$out/tpbench.txt" | head -n 1 | tr -d "'\"")
     when=$(sed -n 's/^# tpbench [^,]*, //p' "$out/tpbench.txt" | head -n 1)
-    machine="$machine, $when"
+    load=$(sed -n 's/.*load average now: \([0-9.]*\).*/\1/p' "$out/tpbench.txt" | head -n 1)
+    machine="$machine, $when, load average $load at start"
     gnuplot -e "datafile='$out/chart.dat'; outfile='$out/tpbench.png'; machine='$machine'" \
         "$here/chart.gp"
     echo "run.sh: wrote $out/tpbench.txt, tpbench.csv, tpbench.png"
