@@ -289,6 +289,56 @@ static void long_delimiter_found_across_writes(void **state)
     tp_pipe_free(p);
 }
 
+/* Bad arguments to the ready-made sources. */
+static void bad_sources(void **state)
+{
+    (void)state;
+    assert_null(tp_pipe_name(NULL));
+    assert_true(tp_pipe_timeout(NULL) < 0);
+    errno = 0;
+    assert_null(tp_wrapper_new_pipe(NULL, 0));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(tp_wrapper_new_fd(-1, 0));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(tp_wrapper_new_mem(NULL, 5, 0));
+    assert_int_equal(errno, EINVAL);
+}
+
+/* A source that claims to have read more than it was asked for (a buggy
+ * tp_read_fn) must not make the wrapper overrun its buffer: it is an EIO
+ * error reported after the good bytes. */
+static ssize_t lying_read(void *ctx, void *buf, size_t n)
+{
+    int *calls = ctx;
+    if ((*calls)++ == 0) {
+        memset(buf, 'g', n < 4 ? n : 4);
+        return 4;
+    }
+    return (ssize_t)n + 100; /* the lie */
+}
+
+static void lying_source_is_an_error(void **state)
+{
+    (void)state;
+    int calls = 0;
+    tp_wrapper *w = tp_wrapper_new(lying_read, &calls, 16);
+    assert_non_null(w);
+    assert_false(tp_wrapper_seekable(w));
+    unsigned char buf[16];
+    assert_int_equal(tp_wrapper_read(w, buf, sizeof buf), 4);
+    assert_memory_equal(buf, "gggg", 4);
+    FAILS_WITH(tp_wrapper_read(w, buf, sizeof buf), EIO);
+    /* Past the buffer, reads go straight to the source: the lie must not
+     * reach the caller as a count larger than its buffer. */
+    errno = 0;
+    ssize_t k = tp_wrapper_read(w, buf, sizeof buf);
+    if (k > (ssize_t)sizeof buf)
+        fail_msg("tp_wrapper_read returned %zd for a %zu-byte buffer", k, sizeof buf);
+    tp_wrapper_free(w);
+}
+
 static void closed_pipe_everywhere(void **state)
 {
     (void)state;
@@ -396,6 +446,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(huge_bsize),
         cmocka_unit_test(delimiter_longer_than_bsize),
         cmocka_unit_test(long_delimiter_found_across_writes),
+        cmocka_unit_test(bad_sources),
+        cmocka_unit_test(lying_source_is_an_error),
         cmocka_unit_test(closed_pipe_everywhere),
         cmocka_unit_test(wrapper_offsets_do_not_overflow),
     };
