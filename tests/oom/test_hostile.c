@@ -64,6 +64,8 @@ static void null_pipe_everywhere(void **state)
     assert_true(tp_pipe_empty(NULL));
     assert_int_equal(tp_pipe_buffered(NULL), 0);
     assert_int_equal(tp_pipe_bsize(NULL), 0);
+    assert_false(tp_pipe_eof(NULL));
+    assert_false(tp_pipe_closed(NULL));
     tp_view_release(NULL);
     tp_free(NULL);
     tp_event_set(NULL);
