@@ -107,6 +107,18 @@ static void expect_ret(long long got, int got_err, long long want, int want_err)
               strerror(got_err), want_err, strerror(want_err));
 }
 
+/* Warnings logged by the library (close discarding data logs one). */
+static int warnings;
+
+static void count_log(int level, const char *name, const char *msg, void *ctx)
+{
+    (void)name;
+    (void)msg;
+    (void)ctx;
+    if (level == TP_LOG_WARNING)
+        warnings++;
+}
+
 static void on_release(void *ctx)
 {
     ref_slot *s = ctx;
@@ -558,6 +570,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const size_t bsizes[8] = {1, 2, 3, 5, 8, 16, 64, 0};
     input in = {data, size};
     memset(&H, 0, sizeof H);
+    tp_set_log_fn(count_log, NULL);
     unsigned cfg = take(&in);
     H.bsize = bsizes[cfg & 7];
     H.rblocking = cfg & 8;
@@ -604,11 +617,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             model_write_eof(&H.model[pi]);
             break;
         }
-        case 18:
+        case 18: {
             H.what = "close";
+            int before = warnings;
             tp_pipe_close(H.pipe[pi]);
-            model_close(&H.model[pi]);
+            size_t discarded = model_close(&H.model[pi]);
+            CHECK(warnings - before == (discarded > 0 ? 1 : 0),
+                  "close discarding %zu bytes logged %d warnings", discarded, warnings - before);
             break;
+        }
         case 19: case 20:
             op_wait(&in, pi);
             break;
