@@ -336,9 +336,9 @@ static void lying_source_is_an_error(void **state)
      * reach the caller as a count larger than its buffer. */
     errno = 0;
     ssize_t k = tp_wrapper_read(w, buf, sizeof buf);
+    tp_wrapper_free(w);
     if (k > (ssize_t)sizeof buf)
         fail_msg("tp_wrapper_read returned %zd for a %zu-byte buffer", k, sizeof buf);
-    tp_wrapper_free(w);
 }
 
 static void closed_pipe_everywhere(void **state)
