@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# test.sh - builds tpipe and runs every test: a normal build, then the same
-# suite under ASan+UBSan, under TSan, and the core tests under valgrind.
-# Installs missing Debian packages first. Exits non-zero on any failure.
+# test.sh - builds tpipe and runs every test. Installs missing Debian
+# packages first. Passes, each a CTest run:
+#   1. normal build: every suite (core, adapters, stress, races, timeouts,
+#      oom, fuzz corpus replay, python, cli, examples, install, bench smoke)
+#      and the Doxygen docs with warnings as errors;
+#   2. the same suites under ASan+UBSan;   3. under TSan;
+#   4. the core and adapter suites under valgrind (leaks are errors);
+#   5. libFuzzer (clang) for TP_FUZZ_SECONDS (default 120) seconds;
+#   6. line and branch coverage of src/ (fails below 95% / 90%).
+# Exits non-zero if anything failed; the last line sums up every pass.
 set -euo pipefail
 cd "$(dirname "$0")"
 . .ci/deps.sh
-tp_install_missing build-essential cmake pkg-config libcmocka-dev python3-dev valgrind
+tp_install_missing build-essential cmake pkg-config libcmocka-dev python3-dev valgrind \
+    libuv1-dev doxygen clang libclang-rt-14-dev lcov
 
 jobs=$(nproc)
 passed=0
 failed=0
+status=0
 
-# Runs ctest in build dir $1 with extra arguments; tallies the counts.
+# Runs ctest in build dir $1 with extra arguments and tallies its counts.
 run_ctest() {
     local dir=$1
     shift
@@ -29,6 +38,14 @@ run_ctest() {
         failed=$((failed + bad))
     else
         failed=$((failed + 1))
+        rc=1
+    fi
+    # ctest -T memcheck lists defects without failing: make them count.
+    if grep -q "^Memory checking results:" "$log" &&
+        sed -n '/^Memory checking results:/,$p' "$log" | grep -qE "^[A-Za-z ]+ - [0-9]+"; then
+        echo "valgrind reported defects (see above)"
+        failed=$((failed + 1))
+        rc=1
     fi
     rm -f "$log"
     return $rc
@@ -37,28 +54,53 @@ run_ctest() {
 configure_and_build() {
     local dir=$1
     shift
-    cmake -S . -B "$dir" -DTP_BUILD_BENCH=ON "$@" >/dev/null
+    cmake -S . -B "$dir" "$@" >/dev/null
     cmake --build "$dir" -j"$jobs" >/dev/null
 }
 
-status=0
-echo "== normal build"
+stage() { printf '\n== %s\n' "$*"; }
+
+stage "1/6 normal build: every suite, and the docs"
 configure_and_build build/test
 run_ctest build/test || status=1
+if cmake --build build/test --target docs >/dev/null; then
+    passed=$((passed + 1))
+else
+    echo "Doxygen reported warnings"
+    failed=$((failed + 1))
+    status=1
+fi
 
-echo "== ASan + UBSan"
+no_slow="python|install|bench"
+stage "2/6 ASan + UBSan"
 configure_and_build build/asan -DTP_SANITIZE=address,undefined -DTP_BUILD_PYTHON=OFF
-ASAN_OPTIONS=detect_leaks=1 run_ctest build/asan -LE "python|install|bench" || status=1
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_ctest build/asan -LE "$no_slow" || status=1
 
-echo "== TSan"
+stage "3/6 TSan"
 configure_and_build build/tsan -DTP_SANITIZE=thread -DTP_BUILD_PYTHON=OFF
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_ctest build/tsan -LE "python|install|bench" || status=1
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    run_ctest build/tsan -LE "$no_slow" || status=1
 
-echo "== valgrind (core tests)"
-run_ctest build/test -L core -T memcheck \
-    --overwrite MemoryCheckCommandOptions="--leak-check=full --error-exitcode=97 --errors-for-leak-kinds=definite,indirect" \
-    || status=1
+stage "4/6 valgrind: core and adapter suites"
+run_ctest build/test -L "core|adapters" -T memcheck \
+    --overwrite MemoryCheckCommandOptions="--leak-check=full --error-exitcode=97 --errors-for-leak-kinds=definite,indirect" ||
+    status=1
+
+stage "5/6 libFuzzer for ${TP_FUZZ_SECONDS:-120} s (clang, ASan+UBSan)"
+CC=clang configure_and_build build/fuzz -DTP_BUILD_FUZZ=ON -DTP_SANITIZE=address,undefined \
+    -DTP_BUILD_BENCH=OFF -DTP_BUILD_PYTHON=OFF -DTP_BUILD_TOOLS=OFF -DTP_BUILD_EXAMPLES=OFF \
+    -DTP_FUZZ_SECONDS="${TP_FUZZ_SECONDS:-120}"
+run_ctest build/fuzz -L fuzz || status=1
+
+stage "6/6 coverage of src/"
+if scripts/coverage.sh build/coverage; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    status=1
+fi
 
 echo
-echo "all runs: $passed passed, $failed failed"
+echo "all passes: $passed passed, $failed failed"
 exit $status
