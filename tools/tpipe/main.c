@@ -49,6 +49,21 @@ static uint64_t total_size(const struct tpc_options *o)
     return total;
 }
 
+/* True if every input is a regular file (so pipe outputs will be fed by
+ * splice from the page cache). */
+static bool inputs_regular(const struct tpc_options *o)
+{
+    int n = o->ninputs > 0 ? o->ninputs : 1;
+    for (int i = 0; i < n; i++) {
+        const char *name = o->ninputs > 0 ? o->inputs[i] : "-";
+        struct stat st;
+        int rc = strcmp(name, "-") == 0 ? fstat(STDIN_FILENO, &st) : stat(name, &st);
+        if (rc < 0 || !S_ISREG(st.st_mode))
+            return false;
+    }
+    return true;
+}
+
 static int open_outputs(struct tpc_run *run)
 {
     const struct tpc_options *o = run->opt;
@@ -76,6 +91,12 @@ static int open_outputs(struct tpc_run *run)
         }
         struct stat st;
         out->is_fifo = fstat(out->fd, &st) == 0 && S_ISFIFO(st.st_mode);
+        /* splice moves page references, so a bigger kernel pipe means
+         * fewer, larger splices (measured: faster file-to-pipe). For data
+         * copied by write(2) it measured slower (worse cache reuse), so
+         * only when every input is a file that will be spliced. */
+        if (out->is_fifo && o->zero_copy && inputs_regular(o))
+            (void)fcntl(out->fd, F_SETPIPE_SZ, 1 << 20);
         if (!out->is_fifo && !S_ISCHR(st.st_mode))
             run->populate = true; /* regular files, sockets: write copies */
         ok++;
