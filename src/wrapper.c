@@ -168,6 +168,12 @@ ssize_t tp_wrapper_read(tp_wrapper *w, void *buf, size_t n)
         r = -1;
     } else {
         r = w->read(w->ctx, buf, n);
+        if (r > (ssize_t)n) {
+            /* A source claiming more than it was asked for is broken; do
+             * not hand the caller a count larger than its buffer. */
+            errno = EIO;
+            r = -1;
+        }
     }
     int err = errno;
     pthread_mutex_unlock(&w->lock);
