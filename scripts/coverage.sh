@@ -16,7 +16,7 @@ rc="--rc lcov_branch_coverage=1"
 
 cmake -S "$root" -B "$build" -DTP_COVERAGE=ON -DTP_BUILD_PYTHON=OFF \
     -DTP_BUILD_BENCH=OFF -DTP_BUILD_EXAMPLES=OFF -DTP_BUILD_FUZZ=OFF \
-    -DCMAKE_BUILD_TYPE=Debug >/dev/null
+    -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="-fprofile-update=atomic" >/dev/null
 cmake --build "$build" -j2 >/dev/null
 lcov -q --zerocounters -d "$build"
 
