@@ -6,6 +6,7 @@
 #include "tpipe.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <errno.h>
 #include <limits.h>
@@ -24,6 +25,21 @@ static inline void tp__cpu_relax(void)
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
+}
+
+/* Spin iterations that only pause before a spinner starts yielding. */
+#define TP__SPIN_PAUSES 256u
+
+/* One step of a spin-wait: a pause at first; later a sched_yield, so on a
+ * machine with more runnable threads than cores the spinner hands its core
+ * to the thread it waits for instead of burning it (on an idle core the
+ * yield returns at once and the spin goes on). */
+static inline void tp__spin_step(unsigned i)
+{
+    if (i < TP__SPIN_PAUSES)
+        tp__cpu_relax();
+    else
+        sched_yield();
 }
 
 /* Sets errno and returns -1: the failure return of most calls. */

@@ -33,7 +33,7 @@ static bool spin_for_change(tp_pipe *p)
     bool changed = false;
     double until = tp__now() + budget / 1e9;
     for (unsigned i = 1;; i++) {
-        tp__cpu_relax();
+        tp__spin_step(i);
         if (atomic_load_explicit(&p->seq, memory_order_relaxed) != seen) {
             changed = true;
             break;

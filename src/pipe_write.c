@@ -29,7 +29,7 @@ static void let_reader_drain(tp_pipe *p)
             break;
         if (i % 64 == 0 && tp__now() >= until)
             break;
-        tp__cpu_relax();
+        tp__spin_step(i);
     }
     pthread_mutex_lock(&p->lock);
 }
