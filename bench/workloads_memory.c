@@ -156,8 +156,9 @@ static double allocs_per_write(size_t bsize, size_t wsize, bool ref, long measur
     for (int i = 0; i < POOL; i++)
         atomic_init(&j->busy[i], 0);
     pthread_t w, r;
-    if (pthread_create(&r, NULL, alloc_reader, j) != 0 ||
-        pthread_create(&w, NULL, alloc_writer, j) != 0)
+    if (pthread_create(&r, NULL, alloc_reader, j) != 0)
+        tb_die("pthread_create");
+    if (pthread_create(&w, NULL, alloc_writer, j) != 0)
         tb_die("pthread_create");
     pthread_join(w, NULL);
     pthread_join(r, NULL);
