@@ -144,7 +144,7 @@ static void read_view_of_copied_data(void **state)
     tp_view_release(view);
     char rest[8];
     assert_int_equal(tp_pipe_read(p, rest, 8), 8 - r);
-    assert_memory_equal(rest, "abcdefgh" + r, 8 - (size_t)r);
+    assert_memory_equal(rest, &"abcdefgh"[r], 8 - (size_t)r);
     tp_pipe_free(p);
 }
 
