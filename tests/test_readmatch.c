@@ -203,7 +203,7 @@ static void readmatch_resume_after_read_consumed(void **state)
     assert_in_range(r, 1, 3);
     tp_view_release(v);
     assert_int_equal(tp_pipe_write(p, "\n", 1), 1);
-    expect_line(p, NULL, 0, "12345\r\n" + r);
+    expect_line(p, NULL, 0, &"12345\r\n"[r]);
     tp_pipe_free(p);
 }
 
