@@ -51,18 +51,25 @@ run_ctest() {
     return $rc
 }
 
+# Configures and builds; a failure counts as a failed test and is shown.
 configure_and_build() {
     local dir=$1
     shift
-    cmake -S . -B "$dir" "$@" >/dev/null
-    cmake --build "$dir" -j"$jobs" >/dev/null
+    if cmake -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1; then
+        return 0
+    fi
+    tail -n 40 "$dir.build.log" 2>/dev/null || true
+    echo "build failed: $dir"
+    failed=$((failed + 1))
+    status=1
+    return 1
 }
 
 stage() { printf '\n== %s\n' "$*"; }
 
 stage "1/6 normal build: every suite, and the docs"
-configure_and_build build/test
-run_ctest build/test || status=1
+mkdir -p build
+configure_and_build build/test && { run_ctest build/test || status=1; }
 if cmake --build build/test --target docs >/dev/null; then
     passed=$((passed + 1))
 else
@@ -73,14 +80,14 @@ fi
 
 no_slow="python|install|bench"
 stage "2/6 ASan + UBSan"
-configure_and_build build/asan -DTP_SANITIZE=address,undefined -DTP_BUILD_PYTHON=OFF
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    run_ctest build/asan -LE "$no_slow" || status=1
+configure_and_build build/asan -DTP_SANITIZE=address,undefined -DTP_BUILD_PYTHON=OFF &&
+    { ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        run_ctest build/asan -LE "$no_slow" || status=1; }
 
 stage "3/6 TSan"
-configure_and_build build/tsan -DTP_SANITIZE=thread -DTP_BUILD_PYTHON=OFF
-TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-    run_ctest build/tsan -LE "$no_slow" || status=1
+configure_and_build build/tsan -DTP_SANITIZE=thread -DTP_BUILD_PYTHON=OFF &&
+    { TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+        run_ctest build/tsan -LE "$no_slow" || status=1; }
 
 stage "4/6 valgrind: core and adapter suites"
 run_ctest build/test -L "core|adapters" -T memcheck \
@@ -90,8 +97,8 @@ run_ctest build/test -L "core|adapters" -T memcheck \
 stage "5/6 libFuzzer for ${TP_FUZZ_SECONDS:-120} s (clang, ASan+UBSan)"
 CC=clang configure_and_build build/fuzz -DTP_BUILD_FUZZ=ON -DTP_SANITIZE=address,undefined \
     -DTP_BUILD_BENCH=OFF -DTP_BUILD_PYTHON=OFF -DTP_BUILD_TOOLS=OFF -DTP_BUILD_EXAMPLES=OFF \
-    -DTP_FUZZ_SECONDS="${TP_FUZZ_SECONDS:-120}"
-run_ctest build/fuzz -L fuzz || status=1
+    -DTP_FUZZ_SECONDS="${TP_FUZZ_SECONDS:-120}" &&
+    { run_ctest build/fuzz -L fuzz || status=1; }
 
 stage "6/6 coverage of src/"
 if scripts/coverage.sh build/coverage; then
