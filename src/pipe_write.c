@@ -152,12 +152,15 @@ static size_t append_locked(tp_pipe *p, tp__iovcur *src, size_t n, tp__seg **gar
     return done;
 }
 
-/* Copies n bytes from the cursor into fresh segments; NULL/ENOMEM. */
+/* Copies n bytes from the cursor into fresh segments; NULL/ENOMEM. The
+ * last piece asks for just its size: it gets a recycled full-size segment
+ * when one is free (later writes fill the rest), and otherwise no more
+ * memory than it needs, so a stalled reader does not pin empty space. */
 static tp__seg *copy_to_chain(tp__pool *pool, tp__iovcur *src, size_t n, tp__seg **last)
 {
     tp__seg *first = NULL, *tail = NULL;
     for (size_t done = 0; done < n;) {
-        tp__seg *s = tp__seg_new_copy(pool, pool->seg_cap);
+        tp__seg *s = tp__seg_new_copy(pool, TP__MIN(n - done, pool->seg_cap));
         if (s == NULL) {
             tp__seg_unref_list(first);
             errno = ENOMEM;

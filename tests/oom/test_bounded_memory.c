@@ -9,8 +9,11 @@
  * as in flight), while the reader is stalled. The bound asserted:
  *
  *   tpipe bytes <= bsize + (writers + 1) * segment + FIXED_OVERHEAD
- *   caller bytes held <= bsize + writers * max write_ref size
+ *   caller bytes held <= bsize + (writers + 1) * max write_ref size
  *
+ * (a write_ref is accepted whole once there is any room, so the buffer
+ * may hold bsize - 1 + one write_ref; each writer may then have one more
+ * call in flight)
  * where segment is the copy segment size (bsize clamped to 1-64 KiB, see
  * src/pipe.c): each writer's in-flight copy may end in a partly filled
  * segment, and the chain's head segment may be partly read; FIXED_OVERHEAD
@@ -150,12 +153,12 @@ static void run_bound(size_t bsize, enum mix mix)
 
     size_t seg = bsize < 1024 ? 1024 : bsize > 65536 ? 65536 : bsize;
     size_t tp_bound = bsize + (WRITERS + 1) * seg + FIXED_OVERHEAD;
-    long long ref_bound = (long long)bsize + WRITERS * (long long)MAX_REF;
+    long long ref_bound = (long long)bsize + (WRITERS + 1) * (long long)MAX_REF;
     printf("%s, bsize %zu: buffered %zu after a %.0f s stall; tpipe memory peak %zu bytes "
            "(stalled %zu, bound %zu = bsize + %d segments of %zu + %d); caller write_ref bytes "
-           "held peak %lld while stalled, %lld overall (bound %lld = bsize + %d writers x %d)\n",
+           "held peak %lld while stalled, %lld overall (bound %lld = bsize + %d writes x %d)\n",
            mix_names[mix], bsize, buffered, secs, peak, stalled_peak, tp_bound, WRITERS + 1, seg,
-           FIXED_OVERHEAD, held_stalled, held_peak, ref_bound, WRITERS, MAX_REF);
+           FIXED_OVERHEAD, held_stalled, held_peak, ref_bound, WRITERS + 1, MAX_REF);
     if (atomic_load(&s->f.failed))
         fail_msg("%s", s->f.msg);
     assert_int_equal(leaked, 0);
