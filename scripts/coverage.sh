@@ -12,6 +12,8 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-coverage}
+mkdir -p "$build"
+build=$(cd "$build" && pwd) # absolute: later steps run from other folders
 rc="--rc lcov_branch_coverage=1"
 
 cmake -S "$root" -B "$build" -DTP_COVERAGE=ON -DTP_BUILD_PYTHON=OFF \
