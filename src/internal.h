@@ -154,8 +154,9 @@ typedef struct tp__iovcur {
     int cnt;
     size_t off; /* offset into iov[0] */
 } tp__iovcur;
-/* Total length of iov[0, cnt), or SIZE_MAX on overflow. */
-size_t tp__iov_total(const struct iovec *iov, int cnt);
+/* Checks a readv/writev argument list: 0 with the total length in *total,
+ * or EINVAL (negative count, NULL array, total beyond SSIZE_MAX). */
+int tp__iov_validate(const struct iovec *iov, int cnt, size_t *total);
 /* Copies n bytes out of the cursor into dst, advancing it. */
 void tp__iov_gather(tp__iovcur *c, void *dst, size_t n);
 /* Copies n bytes from src into the cursor's buffers, advancing it. */

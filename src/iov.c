@@ -6,14 +6,17 @@
 
 #include <string.h>
 
-size_t tp__iov_total(const struct iovec *iov, int cnt)
+int tp__iov_validate(const struct iovec *iov, int cnt, size_t *total)
 {
-    size_t total = 0;
+    if (cnt < 0 || (iov == NULL && cnt > 0))
+        return EINVAL;
+    size_t sum = 0;
     for (int i = 0; i < cnt; i++) {
-        if (__builtin_add_overflow(total, iov[i].iov_len, &total))
-            return SIZE_MAX;
+        if (__builtin_add_overflow(sum, iov[i].iov_len, &sum) || sum > SSIZE_MAX)
+            return EINVAL;
     }
-    return total;
+    *total = sum;
+    return 0;
 }
 
 void tp__iov_gather(tp__iovcur *c, void *dst, size_t n)

@@ -127,10 +127,8 @@ ssize_t tp_pipe_read(tp_pipe *p, void *buf, size_t n)
 
 ssize_t tp_pipe_readv(tp_pipe *p, const struct iovec *iov, int iovcnt)
 {
-    if (p == NULL || iovcnt < 0 || (iov == NULL && iovcnt > 0))
-        return tp__fail(EINVAL);
-    size_t n = tp__iov_total(iov, iovcnt);
-    if (n > SSIZE_MAX)
+    size_t n;
+    if (p == NULL || tp__iov_validate(iov, iovcnt, &n) != 0)
         return tp__fail(EINVAL);
     tp__deadline d;
     tp__deadline_set(&d, p->timeout);
