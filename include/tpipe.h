@@ -214,7 +214,9 @@ TP_API int tp_pipe_flush_wait(tp_pipe *p, double timeout);
  * EOF was written or the pipe closed, also while waiting. -1/EINVAL for a
  * NULL pipe, or NULL buf with n > 0; -1/ENOMEM. The bytes of one call are
  * contiguous in the stream: concurrent writers never interleave inside a
- * call. Blocking (per the write end's mode); any thread. */
+ * call (so a writer may briefly wait, even on a non-blocking end, while
+ * another writer finishes copying a large write). Blocking (per the write
+ * end's mode); any thread. */
 TP_API ssize_t tp_pipe_write(tp_pipe *p, const void *buf, size_t n);
 
 /* Hands buf to the pipe without copying. Once canwrite > 0 the whole of buf
