@@ -259,13 +259,20 @@ void tp__wait_init(tp__wait *w, int side, const tp__deadline *d);
  * callback may run meanwhile). Returns 0 (re-check the state) or
  * ETIMEDOUT once the deadline has passed. */
 int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters);
+/* A woken waiter that finds only a sliver of what it wants (a writer a
+ * little room, a reader a few bytes of a large read) gives the other side
+ * a few microseconds to do more, so both move data in batches instead of
+ * one lock round trip per sliver. Bounded: if the other side stopped, the
+ * call goes on with what there is. Called and returns locked. */
+void tp__pipe_grace(tp_pipe *p);
 /* Ends a wait: adds its time to the stats; counts a timeout if err is one.
  * Returns -1 with errno = err if err != 0, else 0. */
 int tp__wait_end(tp_pipe *p, tp__wait *w, int err);
 
-/* Waits until something is readable. Returns 1 (data), 0 (EOF, drained) or
- * -1 with errno EPIPE, EAGAIN or ETIMEDOUT. Called and returns locked. */
-int tp__pipe_wait_readable(tp_pipe *p, bool blocking, const tp__deadline *d);
+/* Waits until something is readable; `want` is how much the caller would
+ * take. Returns 1 (data), 0 (EOF, drained) or -1 with errno EPIPE, EAGAIN
+ * or ETIMEDOUT. Called and returns locked. */
+int tp__pipe_wait_readable(tp_pipe *p, bool blocking, size_t want, const tp__deadline *d);
 /* Copies n <= buffered bytes from the head into the cursor and consumes
  * them; drained segments are pushed onto *garbage to unref after unlocking. */
 void tp__pipe_take(tp_pipe *p, tp__iovcur *dst, size_t n, tp__seg **garbage);

@@ -12,15 +12,26 @@
 /* Smallest free space readall offers to one read. */
 #define TP__READALL_CHUNK 65536
 
-int tp__pipe_wait_readable(tp_pipe *p, bool blocking, const tp__deadline *d)
+/* Reads of at least this size that find fewer bytes after waiting give
+ * the writer a moment to add more (see tp__pipe_grace). */
+#define TP__BATCH_BYTES 4096
+
+int tp__pipe_wait_readable(tp_pipe *p, bool blocking, size_t want, const tp__deadline *d)
 {
     tp__wait w;
     tp__wait_init(&w, TP_SIDE_READER, d);
     int err, r = -1;
+    bool graced = false;
     for (bool timed_out = false;;) {
         if (p->closed) {
             err = EPIPE;
             break;
+        }
+        if (w.started && !graced && !p->eof && p->buffered > 0 && want >= TP__BATCH_BYTES &&
+            p->buffered < TP__BATCH_BYTES) {
+            graced = true;
+            tp__pipe_grace(p);
+            continue;
         }
         if (p->buffered > 0 || p->eof) {
             r = p->buffered > 0;
@@ -73,7 +84,7 @@ static int begin_read(tp_pipe *p, size_t n, bool blocking, const tp__deadline *d
     tp__pipe_signal_reader(p);
     int r = p->closed ? tp__fail(EPIPE) : n == 0 ? 0 : 1;
     if (r > 0)
-        r = tp__pipe_wait_readable(p, blocking || p->rblocking, d);
+        r = tp__pipe_wait_readable(p, blocking || p->rblocking, n, d);
     if (r <= 0) {
         int err = errno;
         pthread_mutex_unlock(&p->lock);

@@ -53,6 +53,26 @@ static bool spin_for_change(tp_pipe *p)
     return changed;
 }
 
+/* How long tp__pipe_grace waits at most, and how many changes of the
+ * other side end it early. */
+#define TP__GRACE_NS 10000u
+#define TP__GRACE_STEPS 32u
+
+void tp__pipe_grace(tp_pipe *p)
+{
+    unsigned seen = atomic_load_explicit(&p->seq, memory_order_relaxed);
+    pthread_mutex_unlock(&p->lock);
+    double until = tp__now() + TP__GRACE_NS / 1e9;
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&p->seq, memory_order_relaxed) - seen >= TP__GRACE_STEPS)
+            break;
+        if (i % 64 == 0 && tp__now() >= until)
+            break;
+        tp__spin_step(i);
+    }
+    pthread_mutex_lock(&p->lock);
+}
+
 /* The first wait of a call: counts it and starts its clocks. */
 static void start_wait(tp_pipe *p, tp__wait *w)
 {

@@ -9,31 +9,6 @@
  * reserve room, copy unlocked so a reader can drain in parallel, then link. */
 #define TP__COPY_LOCKED_MAX 4096
 
-/* How long a writer woken into a nearly full pipe lets the reader drain
- * more before it copies, and how many reader steps end that early. */
-#define TP__DRAIN_GRACE_NS 10000u
-#define TP__DRAIN_GRACE_STEPS 32u
-
-/* A writer that had to wait and now finds only a sliver of room (a reader
- * taking a line at a time frees 80 bytes per step) would copy slivers, one
- * lock round trip each. Instead it gives the reader a few microseconds to
- * free more. Bounded, so a reader that stopped costs one short delay, and
- * the write still takes whatever room there is then. Called locked. */
-static void let_reader_drain(tp_pipe *p)
-{
-    unsigned seen = atomic_load_explicit(&p->seq, memory_order_relaxed);
-    pthread_mutex_unlock(&p->lock);
-    double until = tp__now() + TP__DRAIN_GRACE_NS / 1e9;
-    for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(&p->seq, memory_order_relaxed) - seen >= TP__DRAIN_GRACE_STEPS)
-            break;
-        if (i % 64 == 0 && tp__now() >= until)
-            break;
-        tp__spin_step(i);
-    }
-    pthread_mutex_lock(&p->lock);
-}
-
 /* Waits until the pipe has room and no other writer holds the tail (a
  * wait for another writer's copy, bounded, happens even on a non-blocking
  * end). `want` is how much the caller would like to write. Returns the
@@ -55,8 +30,11 @@ static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
         room = tp__pipe_room(p);
         if (room > 0 && !p->tail_busy) {
             if (w.started && !drained && room < TP__MIN(want, p->bsize / 2)) {
+                /* Woken into a nearly full pipe by a reader freeing a
+                 * sliver at a time (readmatch frees 80 bytes per line):
+                 * let it free more than copying slivers, a lock each. */
                 drained = true;
-                let_reader_drain(p);
+                tp__pipe_grace(p);
                 continue;
             }
             err = 0;
