@@ -100,7 +100,8 @@ static void link_chain(tp_pipe *p, tp__seg *first, tp__seg *last, tp__seg **garb
 static size_t small_segment_cap(tp_pipe *p, size_t need)
 {
     tp__ext *x = p->ext;
-    bool filled_run = p->tail != NULL && !p->tail->is_ref;
+    /* A drained pipe (no tail) keeps the size it had grown to. */
+    bool filled_run = p->tail == NULL || !p->tail->is_ref;
     if (!filled_run || x->grow_cap < TP__SEG_START)
         x->grow_cap = TP__SEG_START;
     else if (x->grow_cap < p->pool->seg_cap)
