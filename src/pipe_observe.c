@@ -86,6 +86,7 @@ int tp_pipe_get_stats(tp_pipe *p, tp_pipe_stats *out)
     else
         memset(out, 0, sizeof *out);
     out->buffered = p->buffered;
+    out->bytes_in = p->published;
     pthread_mutex_unlock(&p->lock);
     return 0;
 }

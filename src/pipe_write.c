@@ -64,8 +64,7 @@ static void publish(tp_pipe *p, size_t n)
     p->buffered += n;
     p->published += n;
     tp_pipe_stats *st = &p->ext->stats;
-    st->bytes_in += n;
-    st->writes++;
+    st->writes++; /* bytes_in is `published`, filled in by tp_pipe_get_stats */
     st->last_write = tp__now_coarse();
     if (p->buffered > st->peak_buffered)
         st->peak_buffered = p->buffered;
