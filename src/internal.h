@@ -194,6 +194,12 @@ typedef struct tp__ext {
     void *stall_ctx;
     double stall_after;
     size_t grow_cap;           /* size of the next small-write segment */
+    /* Spinning waiters watch this word and nothing else. The padding keeps
+     * it alone on its cache line: watching it must not pull in the lines
+     * the other side writes on every call, or each call pays a miss. */
+    char pad_before[64];
+    atomic_uint seq;           /* bumped when a spinner's wait may be over */
+    char pad_after[64];
 } tp__ext;
 
 /* Everything below `lock` is guarded by it, except what says otherwise. */
@@ -210,7 +216,9 @@ struct tp_pipe {
     uint64_t published;      /* bytes ever made readable: readmatch's progress clock */
     uint64_t consumed;       /* bytes ever read or discarded: flush's progress clock */
     unsigned rwaiters, wwaiters, fwaiters; /* threads asleep for data, room, drain */
-    atomic_uint seq;         /* bumped on each change; spinning waiters watch it */
+    unsigned rspinners, wspinners, fspinners; /* threads spinning for the same */
+    size_t rspin_need;       /* buffered bytes that end a reader's spin */
+    size_t wspin_need;       /* room that ends a writer's spin */
     unsigned spin_ns;        /* adaptive spin budget before sleeping */
     bool rblocking, wblocking;
     bool eof, closed;
@@ -231,6 +239,8 @@ enum { TP__WAKE_READERS = 1, TP__WAKE_WRITERS = 2, TP__WAKE_FLUSHERS = 4 };
 typedef struct tp__wait {
     const tp__deadline *deadline;
     int side;          /* TP_SIDE_READER or TP_SIDE_WRITER, for stats */
+    size_t need;       /* what ends the spin: buffered bytes for a reader,
+                        * room for a writer (1 unless the caller says) */
     bool spun;         /* the brief spin already happened */
     bool started;      /* counted as a wait in the stats */
     double since;      /* when this call began waiting */
@@ -261,10 +271,11 @@ void tp__wait_init(tp__wait *w, int side, const tp__deadline *d);
 int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters);
 /* A woken waiter that finds only a sliver of what it wants (a writer a
  * little room, a reader a few bytes of a large read) gives the other side
- * a few microseconds to do more, so both move data in batches instead of
- * one lock round trip per sliver. Bounded: if the other side stopped, the
- * call goes on with what there is. Called and returns locked. */
-void tp__pipe_grace(tp_pipe *p);
+ * a few microseconds to make it `need` (buffered bytes or room, by the
+ * kind of `waiters`), so both move data in batches instead of one lock
+ * round trip per sliver. Bounded: if the other side stopped, the call
+ * goes on with what there is. Called and returns locked. */
+void tp__pipe_grace(tp_pipe *p, unsigned *waiters, size_t need);
 /* Ends a wait: adds its time to the stats; counts a timeout if err is one.
  * Returns -1 with errno = err if err != 0, else 0. */
 int tp__wait_end(tp_pipe *p, tp__wait *w, int err);

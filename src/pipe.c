@@ -42,7 +42,6 @@ tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeou
     if (p == NULL)
         return NULL;
     memset(p, 0, sizeof *p);
-    atomic_init(&p->seq, 0);
     p->bsize = bsize ? bsize : TP_DEFAULT_BSIZE;
     p->rblocking = rblocking;
     p->wblocking = wblocking;
@@ -73,6 +72,7 @@ int tp__pipe_ensure_ext(tp_pipe *p)
     if (ext == NULL)
         return ENOMEM;
     memset(ext, 0, sizeof *ext);
+    atomic_init(&ext->seq, 0);
     ext->rnotify = ext->wnotify = (tp__notify)TP__NOTIFY_NONE;
     ext->stats.peak_buffered = p->buffered;
     p->ext = ext;
@@ -216,9 +216,24 @@ void tp__pipe_signal_reader(tp_pipe *p)
         tp_event_set(p->rflag);
 }
 
+/* Whether the wait of some spinning thread may be over. Bumping the spin
+ * word when it is not would cost that spinner, and then this side, a
+ * cache miss for nothing on every call. */
+static bool spinner_may_go(const tp_pipe *p)
+{
+    if ((p->rspinners | p->wspinners | p->fspinners) == 0)
+        return false;
+    if (p->closed || p->eof)
+        return true;
+    return (p->rspinners && p->buffered >= p->rspin_need) ||
+           (p->wspinners && !p->tail_busy && tp__pipe_room(p) >= p->wspin_need) ||
+           (p->fspinners && p->buffered == 0);
+}
+
 void tp__pipe_changed(tp_pipe *p, int wake)
 {
-    atomic_fetch_add_explicit(&p->seq, 1, memory_order_release);
+    if (spinner_may_go(p))
+        atomic_fetch_add_explicit(&p->ext->seq, 1, memory_order_release);
     if (((wake & TP__WAKE_READERS) && p->rwaiters > 0) ||
         ((wake & TP__WAKE_WRITERS) && p->wwaiters > 0) ||
         ((wake & TP__WAKE_FLUSHERS) && p->fwaiters > 0))

@@ -30,7 +30,7 @@ int tp__pipe_wait_readable(tp_pipe *p, bool blocking, size_t want, const tp__dea
         if (w.started && !graced && !p->eof && p->buffered > 0 && want >= TP__BATCH_BYTES &&
             p->buffered < TP__BATCH_BYTES) {
             graced = true;
-            tp__pipe_grace(p);
+            tp__pipe_grace(p, &p->rwaiters, TP__BATCH_BYTES);
             continue;
         }
         if (p->buffered > 0 || p->eof) {

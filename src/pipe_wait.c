@@ -18,34 +18,79 @@ void tp__wait_init(tp__wait *w, int side, const tp__deadline *d)
     /* The rest is set by start_wait, on the rare path that really waits. */
     w->deadline = d;
     w->side = side;
+    w->need = 1;
     w->spun = false;
     w->started = false;
 }
 
-/* Drops the lock and watches p->seq for up to the spin budget. Returns
- * true if anything changed meanwhile (the caller must re-check before it
- * sleeps). Called and returns locked. */
-static bool spin_for_change(tp_pipe *p)
+/* Registers a spinning waiter, of the kind whose sleepers `waiters`
+ * counts, and what would end its spin (see spinner_may_go in pipe.c).
+ * Several spinners of a kind share the smallest need; a stale one only
+ * ends a spin early. */
+static void spin_enter(tp_pipe *p, const unsigned *waiters, size_t need)
 {
-    unsigned budget = p->spin_ns ? p->spin_ns : TP__SPIN_MIN_NS;
-    unsigned seen = atomic_load_explicit(&p->seq, memory_order_relaxed);
+    if (waiters == &p->rwaiters) {
+        if (p->rspinners++ == 0 || need < p->rspin_need)
+            p->rspin_need = need;
+    } else if (waiters == &p->wwaiters) {
+        if (p->wspinners++ == 0 || need < p->wspin_need)
+            p->wspin_need = need;
+    } else {
+        p->fspinners++;
+    }
+}
+
+static void spin_leave(tp_pipe *p, const unsigned *waiters)
+{
+    if (waiters == &p->rwaiters)
+        p->rspinners--;
+    else if (waiters == &p->wwaiters)
+        p->wspinners--;
+    else
+        p->fspinners--;
+}
+
+/* Drops the lock and watches the spin word until the other side bumps it
+ * (it does so only when this wait may be over) or `ns` pass. Returns
+ * whether anything changed meanwhile (the caller must re-check before it
+ * sleeps). Called and returns locked. */
+static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, unsigned ns)
+{
+    atomic_uint *word = &p->ext->seq;
+    spin_enter(p, waiters, need);
+    unsigned seen = atomic_load_explicit(word, memory_order_relaxed);
+    uint64_t progress = p->published + p->consumed;
     pthread_mutex_unlock(&p->lock);
-    bool changed = false;
-    double until = tp__now() + budget / 1e9;
+    bool bumped = false;
+    double until = tp__now() + ns / 1e9;
     for (unsigned i = 1;; i++) {
         tp__spin_step(i);
-        if (atomic_load_explicit(&p->seq, memory_order_relaxed) != seen) {
-            changed = true;
+        if (atomic_load_explicit(word, memory_order_relaxed) != seen) {
+            bumped = true;
             break;
         }
         if (i % 64 == 0 && tp__now() >= until)
             break;
     }
     pthread_mutex_lock(&p->lock);
-    /* A change between the last look and re-locking must not be slept
-     * through: nobody broadcast it, since nobody was asleep. */
-    if (!changed && atomic_load_explicit(&p->seq, memory_order_relaxed) != seen)
-        return true;
+    spin_leave(p, waiters);
+    /* A change must not be slept through: nobody broadcast it, since
+     * nobody was asleep. That covers a bump between the last look and
+     * re-locking, and moves that did not meet `need` but may still matter
+     * to the caller (another reader took bytes, then new ones came). */
+    return bumped || atomic_load_explicit(word, memory_order_relaxed) != seen ||
+           p->published + p->consumed != progress;
+}
+
+/* The brief spin before sleeping, with an adaptive budget: spins that pay
+ * off double it, futile ones halve it. Returns whether the other side
+ * acted meanwhile. Called and returns locked. */
+static bool spin_for_change(tp_pipe *p, const tp__wait *w, unsigned *waiters)
+{
+    if (p->ext == NULL)
+        return false; /* no spin word: go straight to sleep */
+    unsigned budget = p->spin_ns ? p->spin_ns : TP__SPIN_MIN_NS;
+    bool changed = watch_spin_word(p, waiters, w->need, budget);
     if (changed)
         p->spin_ns = budget * 2 < TP__SPIN_MAX_NS ? budget * 2 : TP__SPIN_MAX_NS;
     else
@@ -53,24 +98,13 @@ static bool spin_for_change(tp_pipe *p)
     return changed;
 }
 
-/* How long tp__pipe_grace waits at most, and how many changes of the
- * other side end it early. */
+/* How long tp__pipe_grace waits at most. */
 #define TP__GRACE_NS 10000u
-#define TP__GRACE_STEPS 32u
 
-void tp__pipe_grace(tp_pipe *p)
+void tp__pipe_grace(tp_pipe *p, unsigned *waiters, size_t need)
 {
-    unsigned seen = atomic_load_explicit(&p->seq, memory_order_relaxed);
-    pthread_mutex_unlock(&p->lock);
-    double until = tp__now() + TP__GRACE_NS / 1e9;
-    for (unsigned i = 1;; i++) {
-        if (atomic_load_explicit(&p->seq, memory_order_relaxed) - seen >= TP__GRACE_STEPS)
-            break;
-        if (i % 64 == 0 && tp__now() >= until)
-            break;
-        tp__spin_step(i);
-    }
-    pthread_mutex_lock(&p->lock);
+    if (p->ext != NULL)
+        watch_spin_word(p, waiters, need, TP__GRACE_NS);
 }
 
 /* The first wait of a call: counts it and starts its clocks. */
@@ -140,7 +174,7 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters)
         start_wait(p, w);
     if (!w->spun) {
         w->spun = true;
-        if (spin_for_change(p))
+        if (spin_for_change(p, w, waiters))
             return 0;
     }
     tp__deadline stall_dl;

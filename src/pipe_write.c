@@ -34,7 +34,7 @@ static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
                  * sliver at a time (readmatch frees 80 bytes per line):
                  * let it free more than copying slivers, a lock each. */
                 drained = true;
-                tp__pipe_grace(p);
+                tp__pipe_grace(p, &p->wwaiters, TP__MIN(want, p->bsize / 2));
                 continue;
             }
             err = 0;

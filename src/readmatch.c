@@ -194,6 +194,7 @@ static ssize_t readmatch(tp_pipe *p, const void *match, size_t mlen, const line_
             err = ETIMEDOUT;
             break;
         }
+        w.need = p->buffered + 1; /* any new byte may complete the line */
         timed_out = tp__pipe_sleep(p, &w, &p->rwaiters) == ETIMEDOUT;
     }
     /* ENOBUFS and friends are not waits; only count the wait's time. */
