@@ -95,22 +95,37 @@ typedef struct tp__seg {
     struct tp__pool *pool; /* where the segment returns to */
 } tp__seg;
 
-/* Recycles segments for one pipe so steady-state writes do not allocate.
- * Outlives the pipe while any segment is still out (held by a view). */
+/* A stack of recycled segments that any thread may push onto (the last
+ * unref of a segment can happen anywhere) and one thread at a time pops
+ * from, so a compare-and-swap suffices: with a single popper, a node
+ * cannot leave and come back between its load and the swap (no ABA). */
+typedef struct tp__stack {
+    _Atomic(tp__seg *) top;
+    atomic_size_t count;        /* may briefly run ahead of the nodes */
+} tp__stack;
+
+/* Recycles segments for one pipe so steady-state writes do not allocate,
+ * without a lock: a reader returning a view and a writer taking a fresh
+ * segment must not queue behind each other on every hand-off.
+ *
+ * Pops come only from the pipe's writing path, one thread at a time: the
+ * holder of the pipe lock, or the large write that set tail_busy (which
+ * keeps every other write waiting). Pushes come from anywhere.
+ *
+ * The pool outlives the pipe while any segment is still out (held by a
+ * view): `users` counts the segments out plus one for the pipe, and
+ * whoever drops it to zero frees the pool. */
 typedef struct tp__pool {
-    pthread_mutex_t lock;
     size_t seg_cap;             /* data bytes of a copy segment */
     size_t max_free_copy;       /* copy segments kept for reuse */
-    tp__seg *free_copy;         /* lock */
-    tp__seg *free_ref;          /* lock */
-    size_t n_free_copy, n_free_ref; /* lock */
-    size_t live;                /* segments handed out; lock */
-    bool orphaned;              /* the pipe was freed; lock */
+    tp__stack free_copy;        /* full-size copy segments */
+    tp__stack free_ref;         /* ref segment descriptors */
+    atomic_size_t users;
 } tp__pool;
 
 tp__pool *tp__pool_new(size_t seg_cap, size_t max_free_copy);
-/* Marks the pool as no longer owned by a pipe; it frees itself once the
- * last outstanding segment comes back. */
+/* The pipe lets go of its pool; it frees itself once the last outstanding
+ * segment comes back. */
 void tp__pool_orphan(tp__pool *pool);
 /* A copy segment for cap bytes (pool->seg_cap at most; a recycled
  * full-size one when available), no bytes yet, refs 1; or NULL/ENOMEM.
@@ -163,11 +178,26 @@ void tp__iov_gather(tp__iovcur *c, void *dst, size_t n);
 void tp__iov_scatter(tp__iovcur *c, const void *src, size_t n);
 
 /* ---- time.c ---- */
-/* Monotonic seconds; the coarse clock is for statistics on hot paths. */
+/* Monotonic seconds, for waits and spins. */
 double tp__now(void);
-double tp__now_coarse(void);
+/* Coarse monotonic nanoseconds (a few ms steps, cheap): for statistics on
+ * hot paths. */
+uint64_t tp__now_coarse_ns(void);
 
 /* ---- the pipe (pipe.c, pipe_wait.c, pipe_write.c, pipe_read.c, readmatch.c) ---- */
+
+/* A byte counter written under the pipe lock and read under it or, by a
+ * thread in tp__pipe_grace, without it: relaxed atomics, which are plain
+ * loads and stores on common CPUs. */
+typedef atomic_uint_least64_t tp__counter;
+static inline uint64_t tp__count(const tp__counter *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+static inline void tp__count_add(tp__counter *c, uint64_t n)
+{
+    atomic_store_explicit(c, tp__count(c) + n, memory_order_relaxed);
+}
 
 /* Where readmatch stopped: positions before `scanned` hold no match start
  * for the cached delimiter, so a line trickling in is scanned once. */
@@ -185,7 +215,9 @@ typedef struct tp__match_cache {
  * so an unused pipe stays small. Guarded by the pipe lock. */
 typedef struct tp__ext {
     tp__match_cache match;
-    tp_pipe_stats stats;       /* everything but `buffered` */
+    tp_pipe_stats stats;       /* everything but what tp_pipe_get_stats derives */
+    uint64_t last_write_ns;    /* tp__now_coarse_ns of the last write */
+    uint64_t last_read_ns;     /* ... and of the last read */
     tp__notify rnotify;        /* tp_pipe_read_fd */
     tp__notify wnotify;        /* tp_pipe_write_fd */
     size_t fd_dlen;            /* line-aware read readiness; 0: off */
@@ -213,8 +245,8 @@ struct tp_pipe {
     size_t buffered;         /* unread bytes in the chain */
     size_t reserved;         /* bytes being copied in by writers, not yet linked */
     size_t bsize;            /* read-only after creation */
-    uint64_t published;      /* bytes ever made readable: readmatch's progress clock */
-    uint64_t consumed;       /* bytes ever read or discarded: flush's progress clock */
+    tp__counter published;   /* bytes ever made readable: readmatch's progress clock */
+    tp__counter consumed;    /* bytes ever read or discarded: flush's progress clock */
     unsigned rwaiters, wwaiters, fwaiters; /* threads asleep for data, room, drain */
     unsigned rspinners, wspinners, fspinners; /* threads spinning for the same */
     size_t rspin_need;       /* buffered bytes that end a reader's spin */
@@ -222,6 +254,7 @@ struct tp_pipe {
     unsigned spin_ns;        /* adaptive spin budget before sleeping */
     bool rblocking, wblocking;
     bool eof, closed;
+    bool has_fds;            /* a readiness descriptor was asked for */
     /* A large write is filling the tail's free space outside the lock:
      * other writers wait, and readers neither rewind nor unlink the tail. */
     bool tail_busy;
@@ -231,6 +264,12 @@ struct tp_pipe {
     tp__ext *ext;            /* created on first need */
     char *name;              /* read-only after creation */
 };
+
+/* Both byte counters together: whether either side moved. */
+static inline uint64_t tp__pipe_progress(const tp_pipe *p)
+{
+    return tp__count(&p->published) + tp__count(&p->consumed);
+}
 
 /* What a change may have made true, for tp__pipe_changed. */
 enum { TP__WAKE_READERS = 1, TP__WAKE_WRITERS = 2, TP__WAKE_FLUSHERS = 4 };
@@ -250,16 +289,29 @@ typedef struct tp__wait {
 } tp__wait;
 
 /* Bytes a write may add now: bsize - buffered - reserved, at least 0. */
-size_t tp__pipe_room(const tp_pipe *p);
+static inline size_t tp__pipe_room(const tp_pipe *p)
+{
+    size_t used = p->buffered + p->reserved;
+    /* write_ref may overfill, so used can exceed bsize. */
+    return used < p->bsize ? p->bsize - used : 0;
+}
 /* Sets the rflag if there is one. */
 void tp__pipe_signal_reader(tp_pipe *p);
 /* Creates the extras on first need. 0 or ENOMEM. */
 int tp__pipe_ensure_ext(tp_pipe *p);
 /* Creates the segment pool (and extras) on first write. 0 or ENOMEM. */
 int tp__pipe_ensure_pool(tp_pipe *p);
+/* The part of tp__pipe_changed for a pipe somebody watches. */
+void tp__pipe_tell_watchers(tp_pipe *p, int wake);
 /* Records a state change: wakes sleepers of the given kinds, releases
- * spinners, and updates the readiness descriptors. */
-void tp__pipe_changed(tp_pipe *p, int wake);
+ * spinners, and updates the readiness descriptors. Inline, because on
+ * most calls nobody waits, spins or polls and there is nothing to do. */
+static inline void tp__pipe_changed(tp_pipe *p, int wake)
+{
+    if ((p->rwaiters | p->wwaiters | p->fwaiters | p->rspinners | p->wspinners |
+         p->fspinners) != 0 || p->has_fds)
+        tp__pipe_tell_watchers(p, wake);
+}
 /* Refreshes the readiness descriptors (no-op when none was asked for). */
 void tp__pipe_update_fds(tp_pipe *p);
 
@@ -273,8 +325,9 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters);
  * little room, a reader a few bytes of a large read) gives the other side
  * a few microseconds to make it `need` (buffered bytes or room, by the
  * kind of `waiters`), so both move data in batches instead of one lock
- * round trip per sliver. Bounded: if the other side stopped, the call
- * goes on with what there is. Called and returns locked. */
+ * round trip per sliver. Bounded: as soon as the other side stops (or
+ * after 10 us), the call goes on with what there is. Called and returns
+ * locked. */
 void tp__pipe_grace(tp_pipe *p, unsigned *waiters, size_t need);
 /* Ends a wait: adds its time to the stats; counts a timeout if err is one.
  * Returns -1 with errno = err if err != 0, else 0. */

@@ -42,6 +42,8 @@ tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeou
     if (p == NULL)
         return NULL;
     memset(p, 0, sizeof *p);
+    atomic_init(&p->published, 0);
+    atomic_init(&p->consumed, 0);
     p->bsize = bsize ? bsize : TP_DEFAULT_BSIZE;
     p->rblocking = rblocking;
     p->wblocking = wblocking;
@@ -108,7 +110,7 @@ static tp__seg *unlink_all(tp_pipe *p)
 {
     tp__seg *garbage = p->head;
     p->head = p->tail = NULL;
-    p->consumed += p->buffered;
+    tp__count_add(&p->consumed, p->buffered);
     p->buffered = 0;
     if (p->ext != NULL)
         p->ext->match.scanned = 0;
@@ -203,13 +205,6 @@ bool tp_pipe_empty(tp_pipe *p)
     return tp_pipe_buffered(p) == 0;
 }
 
-size_t tp__pipe_room(const tp_pipe *p)
-{
-    size_t used = p->buffered + p->reserved;
-    /* write_ref may overfill, so used can exceed bsize. */
-    return used < p->bsize ? p->bsize - used : 0;
-}
-
 void tp__pipe_signal_reader(tp_pipe *p)
 {
     if (p->rflag != NULL)
@@ -230,7 +225,7 @@ static bool spinner_may_go(const tp_pipe *p)
            (p->fspinners && p->buffered == 0);
 }
 
-void tp__pipe_changed(tp_pipe *p, int wake)
+void tp__pipe_tell_watchers(tp_pipe *p, int wake)
 {
     if (spinner_may_go(p))
         atomic_fetch_add_explicit(&p->ext->seq, 1, memory_order_release);
@@ -238,8 +233,7 @@ void tp__pipe_changed(tp_pipe *p, int wake)
         ((wake & TP__WAKE_WRITERS) && p->wwaiters > 0) ||
         ((wake & TP__WAKE_FLUSHERS) && p->fwaiters > 0))
         pthread_cond_broadcast(&p->changed);
-    const tp__ext *x = p->ext;
-    if (x != NULL && (x->rnotify.rfd >= 0 || x->wnotify.rfd >= 0))
+    if (p->has_fds)
         tp__pipe_update_fds(p);
 }
 
@@ -306,14 +300,14 @@ void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage)
 {
     bool was_full = tp__pipe_room(p) == 0;
     p->buffered -= n;
-    p->consumed += n;
+    tp__count_add(&p->consumed, n);
     if (p->ext != NULL) {
         tp__match_cache *m = &p->ext->match;
         m->scanned = m->scanned > n ? m->scanned - n : 0;
         m->seg = NULL;
         p->ext->stats.bytes_out += n;
         p->ext->stats.reads++;
-        p->ext->stats.last_read = tp__now_coarse();
+        p->ext->last_read_ns = tp__now_coarse_ns();
     }
     while (n > 0) {
         tp__seg *s = p->head;

@@ -40,6 +40,7 @@ static int pipe_fd(tp_pipe *p, bool reader)
         if (n->rfd < 0)
             err = tp__notify_open(n);
         if (err == 0) {
+            p->has_fds = true;
             tp__pipe_update_fds(p);
             fd = n->rfd;
         }
@@ -81,12 +82,15 @@ int tp_pipe_get_stats(tp_pipe *p, tp_pipe_stats *out)
     if (p == NULL || out == NULL)
         return tp__fail(EINVAL);
     pthread_mutex_lock(&p->lock);
-    if (p->ext != NULL)
+    if (p->ext != NULL) {
         *out = p->ext->stats;
-    else
+        out->last_write = (double)p->ext->last_write_ns / 1e9;
+        out->last_read = (double)p->ext->last_read_ns / 1e9;
+    } else {
         memset(out, 0, sizeof *out);
+    }
     out->buffered = p->buffered;
-    out->bytes_in = p->published;
+    out->bytes_in = tp__count(&p->published);
     pthread_mutex_unlock(&p->lock);
     return 0;
 }

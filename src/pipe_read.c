@@ -16,8 +16,18 @@
  * the writer a moment to add more (see tp__pipe_grace). */
 #define TP__BATCH_BYTES 4096
 
+/* Whether a read can go ahead without waiting: there are bytes, and it is
+ * not a large blocking read that had better let a few more arrive. */
+static inline bool readable_now(const tp_pipe *p, bool blocking, size_t want)
+{
+    return p->buffered > 0 && !p->closed &&
+           (!blocking || p->eof || want < TP__BATCH_BYTES || p->buffered >= TP__BATCH_BYTES);
+}
+
 int tp__pipe_wait_readable(tp_pipe *p, bool blocking, size_t want, const tp__deadline *d)
 {
+    if (readable_now(p, blocking, want))
+        return 1; /* the common case, without the waiting machinery */
     tp__wait w;
     tp__wait_init(&w, TP_SIDE_READER, d);
     int err, r = -1;
@@ -27,7 +37,7 @@ int tp__pipe_wait_readable(tp_pipe *p, bool blocking, size_t want, const tp__dea
             err = EPIPE;
             break;
         }
-        if (w.started && !graced && !p->eof && p->buffered > 0 && want >= TP__BATCH_BYTES &&
+        if (blocking && !graced && !p->eof && p->buffered > 0 && want >= TP__BATCH_BYTES &&
             p->buffered < TP__BATCH_BYTES) {
             graced = true;
             tp__pipe_grace(p, &p->rwaiters, TP__BATCH_BYTES);

@@ -51,26 +51,39 @@ static void spin_leave(tp_pipe *p, const unsigned *waiters)
 }
 
 /* Drops the lock and watches the spin word until the other side bumps it
- * (it does so only when this wait may be over) or `ns` pass. Returns
- * whether anything changed meanwhile (the caller must re-check before it
- * sleeps). Called and returns locked. */
-static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, unsigned ns)
+ * (it does so only when this wait may be over) or `ns` pass; or, given a
+ * `moving` counter, until it stands still for one look (about a
+ * microsecond): the other side paused. Returns whether anything changed
+ * meanwhile (the caller must re-check before it sleeps). Called and
+ * returns locked. */
+static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, unsigned ns,
+                            const tp__counter *moving)
 {
     atomic_uint *word = &p->ext->seq;
     spin_enter(p, waiters, need);
     unsigned seen = atomic_load_explicit(word, memory_order_relaxed);
-    uint64_t progress = p->published + p->consumed;
+    uint64_t progress = tp__pipe_progress(p);
     pthread_mutex_unlock(&p->lock);
     bool bumped = false;
     double until = tp__now() + ns / 1e9;
+    uint64_t moved = moving ? tp__count(moving) : 0;
     for (unsigned i = 1;; i++) {
         tp__spin_step(i);
         if (atomic_load_explicit(word, memory_order_relaxed) != seen) {
             bumped = true;
             break;
         }
-        if (i % 64 == 0 && tp__now() >= until)
+        if (i % 64 != 0)
+            continue;
+        if (tp__now() >= until)
             break;
+        if (moving != NULL) {
+            /* A rare look at a line the other side writes: cheap. */
+            uint64_t now_moved = tp__count(moving);
+            if (now_moved == moved)
+                break;
+            moved = now_moved;
+        }
     }
     pthread_mutex_lock(&p->lock);
     spin_leave(p, waiters);
@@ -79,7 +92,7 @@ static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, un
      * re-locking, and moves that did not meet `need` but may still matter
      * to the caller (another reader took bytes, then new ones came). */
     return bumped || atomic_load_explicit(word, memory_order_relaxed) != seen ||
-           p->published + p->consumed != progress;
+           tp__pipe_progress(p) != progress;
 }
 
 /* The brief spin before sleeping, with an adaptive budget: spins that pay
@@ -90,7 +103,7 @@ static bool spin_for_change(tp_pipe *p, const tp__wait *w, unsigned *waiters)
     if (p->ext == NULL)
         return false; /* no spin word: go straight to sleep */
     unsigned budget = p->spin_ns ? p->spin_ns : TP__SPIN_MIN_NS;
-    bool changed = watch_spin_word(p, waiters, w->need, budget);
+    bool changed = watch_spin_word(p, waiters, w->need, budget, NULL);
     if (changed)
         p->spin_ns = budget * 2 < TP__SPIN_MAX_NS ? budget * 2 : TP__SPIN_MAX_NS;
     else
@@ -103,8 +116,11 @@ static bool spin_for_change(tp_pipe *p, const tp__wait *w, unsigned *waiters)
 
 void tp__pipe_grace(tp_pipe *p, unsigned *waiters, size_t need)
 {
+    /* A reader waits for bytes to be published, a writer for them to be
+     * consumed; either gives up as soon as the other side stops. */
+    const tp__counter *moving = waiters == &p->rwaiters ? &p->published : &p->consumed;
     if (p->ext != NULL)
-        watch_spin_word(p, waiters, need, TP__GRACE_NS);
+        watch_spin_word(p, waiters, need, TP__GRACE_NS, moving);
 }
 
 /* The first wait of a call: counts it and starts its clocks. */
@@ -112,7 +128,7 @@ static void start_wait(tp_pipe *p, tp__wait *w)
 {
     w->started = true;
     w->since = w->last_move = tp__now();
-    w->progress = p->published + p->consumed;
+    w->progress = tp__pipe_progress(p);
     if (p->ext == NULL)
         tp__pipe_ensure_ext(p); /* stats are best effort if this fails */
     if (p->ext != NULL) {
@@ -130,7 +146,7 @@ static bool stall_timer(tp_pipe *p, tp__wait *w, tp__deadline *dl)
 {
     if (p->ext == NULL || p->ext->stall_fn == NULL)
         return false;
-    uint64_t progress = p->published + p->consumed;
+    uint64_t progress = tp__pipe_progress(p);
     if (progress != w->progress) {
         w->progress = progress;
         w->last_move = tp__now();
@@ -151,7 +167,7 @@ static bool stall_timer(tp_pipe *p, tp__wait *w, tp__deadline *dl)
 static void stall_fired(tp_pipe *p, tp__wait *w)
 {
     double now = tp__now();
-    uint64_t progress = p->published + p->consumed;
+    uint64_t progress = tp__pipe_progress(p);
     if (progress != w->progress) {
         w->progress = progress;
         w->last_move = now;
@@ -290,7 +306,7 @@ int tp_pipe_flush(tp_pipe *p)
     tp__wait_init(&w, TP_SIDE_WRITER, &d);
     int err = 0;
     pthread_mutex_lock(&p->lock);
-    uint64_t progress = p->consumed;
+    uint64_t progress = tp__count(&p->consumed);
     for (bool timed_out = false;;) {
         if (p->closed) {
             err = EPIPE;
@@ -302,9 +318,9 @@ int tp_pipe_flush(tp_pipe *p)
             err = EAGAIN;
             break;
         }
-        if (p->consumed != progress) {
+        if (tp__count(&p->consumed) != progress) {
             /* The reader moved: the idle clock starts again. */
-            progress = p->consumed;
+            progress = tp__count(&p->consumed);
             tp__deadline_set(&d, p->timeout);
             timed_out = false;
         }

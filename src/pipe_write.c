@@ -17,10 +17,12 @@
 static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
 {
     static const tp__deadline forever = {TP__DL_FOREVER, {0, 0}};
+    size_t room = tp__pipe_room(p);
+    if (room > 0 && !p->tail_busy && !p->closed && !p->eof)
+        return room > SSIZE_MAX ? SSIZE_MAX : (ssize_t)room; /* no wait: the common case */
     tp__wait w;
     tp__wait_init(&w, TP_SIDE_WRITER, d);
     int err;
-    size_t room = 0;
     bool drained = false;
     for (bool timed_out = false;;) {
         if (p->closed || p->eof) {
@@ -62,10 +64,10 @@ static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
 static void publish(tp_pipe *p, size_t n)
 {
     p->buffered += n;
-    p->published += n;
+    tp__count_add(&p->published, n);
     tp_pipe_stats *st = &p->ext->stats;
     st->writes++; /* bytes_in is `published`, filled in by tp_pipe_get_stats */
-    st->last_write = tp__now_coarse();
+    p->ext->last_write_ns = tp__now_coarse_ns();
     if (p->buffered > st->peak_buffered)
         st->peak_buffered = p->buffered;
     tp__pipe_changed(p, TP__WAKE_READERS);
@@ -261,11 +263,33 @@ static ssize_t write_copy(tp_pipe *p, tp__iovcur *src, size_t n, const tp__deadl
     return done > 0 ? (ssize_t)done : tp__fail(ENOMEM);
 }
 
+/* The common small write, kept short: it fits the tail segment's free
+ * space and nothing stands in the way (no wait, no new segment, no other
+ * writer's copy in progress). Returns false, having changed nothing,
+ * when the general path must do it. */
+static bool write_into_tail(tp_pipe *p, const void *buf, size_t n)
+{
+    pthread_mutex_lock(&p->lock);
+    tp__seg *t = p->tail;
+    bool fits = t != NULL && !t->is_ref && t->cap - t->end >= n && !p->tail_busy &&
+                !p->closed && !p->eof && tp__pipe_room(p) >= n;
+    if (fits) {
+        memcpy(t->data + t->end, buf, n);
+        t->end += n;
+        publish(p, n);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return fits;
+}
+
 ssize_t tp_pipe_write_timed(tp_pipe *p, const void *buf, size_t n, double timeout)
 {
-    tp__deadline d;
-    if (p == NULL || (buf == NULL && n > 0) || tp__deadline_set(&d, timeout) != 0)
+    if (p == NULL || (buf == NULL && n > 0) || timeout != timeout)
         return tp__fail(EINVAL);
+    if (n > 0 && n <= TP__COPY_LOCKED_MAX && write_into_tail(p, buf, n))
+        return (ssize_t)n;
+    tp__deadline d;
+    tp__deadline_set(&d, timeout); /* cannot fail: not NaN */
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
     struct iovec one = {(void *)(uintptr_t)buf, n};

@@ -173,7 +173,7 @@ static ssize_t readmatch(tp_pipe *p, const void *match, size_t mlen, const line_
         pthread_mutex_unlock(&p->lock);
         return tp__fail(ENOMEM);
     }
-    uint64_t progress = p->published;
+    uint64_t progress = tp__count(&p->published);
     for (bool timed_out = false;;) {
         r = try_line(p, d, dlen, sink, &garbage);
         if (r != -2) {
@@ -184,9 +184,9 @@ static ssize_t readmatch(tp_pipe *p, const void *match, size_t mlen, const line_
             err = EAGAIN;
             break;
         }
-        if (p->published != progress) {
+        if (tp__count(&p->published) != progress) {
             /* New bytes arrived: the idle clock starts again. */
-            progress = p->published;
+            progress = tp__count(&p->published);
             tp__deadline_set(&dl, timeout);
             timed_out = false;
         }

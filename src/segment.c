@@ -8,27 +8,51 @@
 /* Ref-segment descriptors kept for reuse by one pool. */
 #define TP__MAX_FREE_REF 64
 
-tp__pool *tp__pool_new(size_t seg_cap, size_t max_free_copy)
+static void stack_init(tp__stack *st)
 {
-    tp__pool *pool = tp__malloc(sizeof *pool);
-    if (pool == NULL)
-        return NULL;
-    if (pthread_mutex_init(&pool->lock, NULL) != 0) {
-        tp__free(pool);
-        errno = ENOMEM;
-        return NULL;
-    }
-    pool->seg_cap = seg_cap;
-    pool->max_free_copy = max_free_copy;
-    pool->free_copy = pool->free_ref = NULL;
-    pool->n_free_copy = pool->n_free_ref = 0;
-    pool->live = 0;
-    pool->orphaned = false;
-    return pool;
+    atomic_init(&st->top, NULL);
+    atomic_init(&st->count, 0);
 }
 
-static void free_list(tp__seg *s)
+/* Pushes s unless the stack already holds `max`; returns whether it did. */
+static bool stack_push(tp__stack *st, tp__seg *s, size_t max)
 {
+    if (atomic_fetch_add_explicit(&st->count, 1, memory_order_relaxed) >= max) {
+        atomic_fetch_sub_explicit(&st->count, 1, memory_order_relaxed);
+        return false;
+    }
+    tp__seg *top = atomic_load_explicit(&st->top, memory_order_relaxed);
+    do
+        s->next = top;
+    while (!atomic_compare_exchange_weak_explicit(&st->top, &top, s, memory_order_release,
+                                                  memory_order_relaxed));
+    return true;
+}
+
+/* Pops a segment, or NULL. Only the pool's single popper calls this. */
+static tp__seg *stack_pop(tp__stack *st)
+{
+    tp__seg *top = atomic_load_explicit(&st->top, memory_order_acquire);
+    /* top->next is stable: only this thread takes nodes off, and pushers
+     * write the next field of their own node before publishing it. */
+    while (top != NULL && !atomic_compare_exchange_weak_explicit(
+                              &st->top, &top, top->next, memory_order_acquire,
+                              memory_order_acquire))
+        ;
+    if (top != NULL)
+        atomic_fetch_sub_explicit(&st->count, 1, memory_order_relaxed);
+    return top;
+}
+
+static bool stack_empty(tp__stack *st)
+{
+    return atomic_load_explicit(&st->top, memory_order_relaxed) == NULL;
+}
+
+/* Frees every node (nobody else can touch the stack any more). */
+static void stack_free(tp__stack *st)
+{
+    tp__seg *s = atomic_load_explicit(&st->top, memory_order_acquire);
     while (s != NULL) {
         tp__seg *next = s->next;
         tp__free(s);
@@ -36,49 +60,43 @@ static void free_list(tp__seg *s)
     }
 }
 
-static void pool_destroy(tp__pool *pool)
+tp__pool *tp__pool_new(size_t seg_cap, size_t max_free_copy)
 {
-    free_list(pool->free_copy);
-    free_list(pool->free_ref);
-    pthread_mutex_destroy(&pool->lock);
+    tp__pool *pool = tp__malloc(sizeof *pool);
+    if (pool == NULL)
+        return NULL;
+    pool->seg_cap = seg_cap;
+    pool->max_free_copy = max_free_copy;
+    stack_init(&pool->free_copy);
+    stack_init(&pool->free_ref);
+    atomic_init(&pool->users, 1); /* the pipe */
+    return pool;
+}
+
+/* Drops one user; the last one frees the pool and what it kept. */
+static void pool_leave(tp__pool *pool)
+{
+    if (atomic_fetch_sub_explicit(&pool->users, 1, memory_order_acq_rel) != 1)
+        return;
+    stack_free(&pool->free_copy);
+    stack_free(&pool->free_ref);
     tp__free(pool);
 }
 
 void tp__pool_orphan(tp__pool *pool)
 {
-    if (pool == NULL)
-        return;
-    pthread_mutex_lock(&pool->lock);
-    pool->orphaned = true;
-    bool idle = pool->live == 0;
-    pthread_mutex_unlock(&pool->lock);
-    /* Otherwise the last segment to come back frees the pool. */
-    if (idle)
-        pool_destroy(pool);
+    if (pool != NULL)
+        pool_leave(pool);
 }
 
-/* Pops a recycled segment from *list (if list is not NULL), or allocates
- * one of `size` bytes. */
-static tp__seg *pool_get(tp__pool *pool, tp__seg **list, size_t *count, size_t size)
+/* Pops a recycled segment from `st` (if not NULL), or allocates one of
+ * `size` bytes. */
+static tp__seg *pool_get(tp__pool *pool, tp__stack *st, size_t size)
 {
-    pthread_mutex_lock(&pool->lock);
-    tp__seg *s = list ? *list : NULL;
-    if (s != NULL) {
-        *list = s->next;
-        (*count)--;
-    }
-    pool->live++;
-    pthread_mutex_unlock(&pool->lock);
-    if (s != NULL)
-        return s;
-
-    s = tp__malloc(size);
-    if (s == NULL) {
-        pthread_mutex_lock(&pool->lock);
-        pool->live--;
-        pthread_mutex_unlock(&pool->lock);
+    tp__seg *s = st ? stack_pop(st) : NULL;
+    if (s == NULL && (s = tp__malloc(size)) == NULL)
         return NULL;
-    }
+    atomic_fetch_add_explicit(&pool->users, 1, memory_order_relaxed);
     return s;
 }
 
@@ -94,21 +112,14 @@ static void seg_init(tp__seg *s, tp__pool *pool)
 
 tp__seg *tp__seg_new_copy(tp__pool *pool, size_t cap)
 {
-    tp__seg *s = NULL;
-    if (cap < pool->seg_cap) {
-        /* A recycled full-size segment costs nothing; otherwise allocate
-         * just the smaller size, which is freed rather than recycled. */
-        pthread_mutex_lock(&pool->lock);
-        if (pool->free_copy != NULL)
-            cap = pool->seg_cap;
-        pthread_mutex_unlock(&pool->lock);
-    }
-    if (cap >= pool->seg_cap) {
+    /* A recycled full-size segment costs nothing; otherwise allocate just
+     * the smaller size, which is freed rather than recycled. */
+    if (cap < pool->seg_cap && !stack_empty(&pool->free_copy))
         cap = pool->seg_cap;
-        s = pool_get(pool, &pool->free_copy, &pool->n_free_copy, sizeof(tp__seg) + cap);
-    } else {
-        s = pool_get(pool, NULL, NULL, sizeof(tp__seg) + cap);
-    }
+    bool full = cap >= pool->seg_cap;
+    if (full)
+        cap = pool->seg_cap;
+    tp__seg *s = pool_get(pool, full ? &pool->free_copy : NULL, sizeof(tp__seg) + cap);
     if (s == NULL)
         return NULL;
     seg_init(s, pool);
@@ -121,7 +132,7 @@ tp__seg *tp__seg_new_copy(tp__pool *pool, size_t cap)
 tp__seg *tp__seg_new_ref(tp__pool *pool, const void *buf, size_t n, tp_release_fn release,
                          void *ctx)
 {
-    tp__seg *s = pool_get(pool, &pool->free_ref, &pool->n_free_ref, sizeof(tp__seg));
+    tp__seg *s = pool_get(pool, &pool->free_ref, sizeof(tp__seg));
     if (s == NULL)
         return NULL;
     seg_init(s, pool);
@@ -139,32 +150,19 @@ void tp__seg_ref(tp__seg *s)
     atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 }
 
-/* Returns a dead segment to its pool, or frees it when the pool is full or
- * orphaned; frees the pool too when it was waiting for this segment. */
+/* Returns a dead segment to its pool for reuse, or frees it when the pool
+ * keeps enough (or it is a short copy segment); then lets go of the pool. */
 static void pool_put(tp__seg *s)
 {
     tp__pool *pool = s->pool;
-    bool keep_pool_alive = true;
-    pthread_mutex_lock(&pool->lock);
-    pool->live--;
-    if (!pool->orphaned && s->is_ref && pool->n_free_ref < TP__MAX_FREE_REF) {
-        s->next = pool->free_ref;
-        pool->free_ref = s;
-        pool->n_free_ref++;
-        s = NULL;
-    } else if (!pool->orphaned && !s->is_ref && s->cap == pool->seg_cap &&
-               pool->n_free_copy < pool->max_free_copy) {
-        s->next = pool->free_copy;
-        pool->free_copy = s;
-        pool->n_free_copy++;
-        s = NULL;
-    }
-    if (pool->orphaned && pool->live == 0)
-        keep_pool_alive = false;
-    pthread_mutex_unlock(&pool->lock);
-    tp__free(s);
-    if (!keep_pool_alive)
-        pool_destroy(pool);
+    bool kept;
+    if (s->is_ref)
+        kept = stack_push(&pool->free_ref, s, TP__MAX_FREE_REF);
+    else
+        kept = s->cap == pool->seg_cap && stack_push(&pool->free_copy, s, pool->max_free_copy);
+    if (!kept)
+        tp__free(s);
+    pool_leave(pool);
 }
 
 void tp__seg_unref(tp__seg *s)
