@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -172,10 +173,34 @@ typedef struct tp__iovcur {
 /* Checks a readv/writev argument list: 0 with the total length in *total,
  * or EINVAL (negative count, NULL array, total beyond SSIZE_MAX). */
 int tp__iov_validate(const struct iovec *iov, int cnt, size_t *total);
-/* Copies n bytes out of the cursor into dst, advancing it. */
-void tp__iov_gather(tp__iovcur *c, void *dst, size_t n);
+/* The general forms of the two below, for copies that cross buffers. */
+void tp__iov_gather_some(tp__iovcur *c, void *dst, size_t n);
+void tp__iov_scatter_some(tp__iovcur *c, const void *src, size_t n);
+/* Copies n bytes out of the cursor into dst, advancing it. Inline for the
+ * usual case, a copy within the current buffer (every single-buffer call). */
+static inline void tp__iov_gather(tp__iovcur *c, void *dst, size_t n)
+{
+    if (n == 0)
+        return;
+    if (c->iov->iov_len - c->off >= n) {
+        memcpy(dst, (const char *)c->iov->iov_base + c->off, n);
+        c->off += n;
+    } else {
+        tp__iov_gather_some(c, dst, n);
+    }
+}
 /* Copies n bytes from src into the cursor's buffers, advancing it. */
-void tp__iov_scatter(tp__iovcur *c, const void *src, size_t n);
+static inline void tp__iov_scatter(tp__iovcur *c, const void *src, size_t n)
+{
+    if (n == 0)
+        return;
+    if (c->iov->iov_len - c->off >= n) {
+        memcpy((char *)c->iov->iov_base + c->off, src, n);
+        c->off += n;
+    } else {
+        tp__iov_scatter_some(c, src, n);
+    }
+}
 
 /* ---- time.c ---- */
 /* Monotonic seconds, for waits and spins. */
@@ -331,7 +356,13 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters);
 void tp__pipe_grace(tp_pipe *p, unsigned *waiters, size_t need);
 /* Ends a wait: adds its time to the stats; counts a timeout if err is one.
  * Returns -1 with errno = err if err != 0, else 0. */
-int tp__wait_end(tp_pipe *p, tp__wait *w, int err);
+int tp__wait_end_slow(tp_pipe *p, tp__wait *w, int err);
+static inline int tp__wait_end(tp_pipe *p, tp__wait *w, int err)
+{
+    if (!w->started && err == 0)
+        return 0; /* the common case: no wait happened */
+    return tp__wait_end_slow(p, w, err);
+}
 
 /* Waits until something is readable; `want` is how much the caller would
  * take. Returns 1 (data), 0 (EOF, drained) or -1 with errno EPIPE, EAGAIN

@@ -19,7 +19,7 @@ int tp__iov_validate(const struct iovec *iov, int cnt, size_t *total)
     return 0;
 }
 
-void tp__iov_gather(tp__iovcur *c, void *dst, size_t n)
+void tp__iov_gather_some(tp__iovcur *c, void *dst, size_t n)
 {
     char *out = dst;
     while (n > 0) {
@@ -37,7 +37,7 @@ void tp__iov_gather(tp__iovcur *c, void *dst, size_t n)
     }
 }
 
-void tp__iov_scatter(tp__iovcur *c, const void *src, size_t n)
+void tp__iov_scatter_some(tp__iovcur *c, const void *src, size_t n)
 {
     const char *in = src;
     while (n > 0) {

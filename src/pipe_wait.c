@@ -205,10 +205,8 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters)
     return rc;
 }
 
-int tp__wait_end(tp_pipe *p, tp__wait *w, int err)
+int tp__wait_end_slow(tp_pipe *p, tp__wait *w, int err)
 {
-    if (!w->started && err == 0)
-        return 0; /* the common case: no wait happened */
     if (p->ext != NULL) {
         tp_pipe_stats *st = &p->ext->stats;
         if (w->started) {
