@@ -313,6 +313,9 @@ typedef struct tp__wait {
     double next_stall; /* when the stall callback is next due */
 } tp__wait;
 
+/* Takes the pipe lock. Politely: see pipe.c. */
+void tp__pipe_lock(tp_pipe *p);
+
 /* Bytes a write may add now: bsize - buffered - reserved, at least 0. */
 static inline size_t tp__pipe_room(const tp_pipe *p)
 {

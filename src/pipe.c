@@ -30,6 +30,26 @@ static int init_lock(pthread_mutex_t *m)
 #endif
 }
 
+/* The lock is mostly held by the other side for a short call, over and
+ * over (a writer streaming small messages holds it most of the time). A
+ * mutex that spins on the lock word would pull its cache line away from
+ * the holder at every look, slowing the very call it waits for, and one
+ * that sleeps turns the holder's unlock into a system call. So: try, and
+ * on failure back off without touching the line, trying again after
+ * exponentially longer pauses; only then wait in the mutex. */
+void tp__pipe_lock(tp_pipe *p)
+{
+    if (pthread_mutex_trylock(&p->lock) == 0)
+        return;
+    for (unsigned pauses = 1; pauses <= 256; pauses *= 2) {
+        for (unsigned i = 0; i < pauses; i++)
+            tp__cpu_relax();
+        if (pthread_mutex_trylock(&p->lock) == 0)
+            return;
+    }
+    tp__pipe_lock(p);
+}
+
 tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeout,
                      const char *name)
 {
@@ -155,7 +175,7 @@ double tp_pipe_timeout(const tp_pipe *p)
 static bool get_flag(const tp_pipe *p, const bool *flag)
 {
     tp_pipe *mp = (tp_pipe *)(uintptr_t)p;
-    pthread_mutex_lock(&mp->lock);
+    tp__pipe_lock(mp);
     bool v = *flag;
     pthread_mutex_unlock(&mp->lock);
     return v;
@@ -163,7 +183,7 @@ static bool get_flag(const tp_pipe *p, const bool *flag)
 
 static void set_flag(tp_pipe *p, bool *flag, bool v)
 {
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     *flag = v;
     pthread_mutex_unlock(&p->lock);
 }
@@ -194,7 +214,7 @@ size_t tp_pipe_buffered(tp_pipe *p)
 {
     if (p == NULL)
         return 0;
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     size_t n = p->buffered;
     pthread_mutex_unlock(&p->lock);
     return n;
@@ -241,7 +261,7 @@ ssize_t tp_pipe_canwrite(tp_pipe *p)
 {
     if (p == NULL)
         return tp__fail(EINVAL);
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     if (p->eof || p->closed) {
         pthread_mutex_unlock(&p->lock);
         return tp__fail(EPIPE);
@@ -257,7 +277,7 @@ int tp_pipe_canread(tp_pipe *p)
 {
     if (p == NULL)
         return tp__fail(EINVAL);
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     int r = p->closed ? -1 : (p->buffered > 0 || p->eof);
     pthread_mutex_unlock(&p->lock);
     if (r < 0)
@@ -269,7 +289,7 @@ void tp_pipe_set_rflag(tp_pipe *p, tp_event *ev)
 {
     if (p == NULL)
         return;
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     p->rflag = ev;
     if (p->closed)
         tp__pipe_signal_reader(p);
@@ -339,7 +359,7 @@ int tp_pipe_write_eof(tp_pipe *p)
 {
     if (p == NULL)
         return tp__fail(EINVAL);
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     if (!p->eof) {
         p->eof = true;
         tp__pipe_changed(p, TP__WAKE_READERS | TP__WAKE_WRITERS);
@@ -352,7 +372,7 @@ bool tp_pipe_eof(tp_pipe *p)
 {
     if (p == NULL)
         return false;
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     bool eof = p->eof;
     pthread_mutex_unlock(&p->lock);
     return eof;
@@ -362,7 +382,7 @@ void tp_pipe_close(tp_pipe *p)
 {
     if (p == NULL)
         return;
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     if (p->closed) {
         pthread_mutex_unlock(&p->lock);
         return;
@@ -383,7 +403,7 @@ bool tp_pipe_closed(tp_pipe *p)
 {
     if (p == NULL)
         return false;
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     bool closed = p->closed;
     pthread_mutex_unlock(&p->lock);
     return closed;

@@ -33,7 +33,7 @@ static int pipe_fd(tp_pipe *p, bool reader)
     if (p == NULL)
         return tp__fail(EINVAL);
     int fd = -1, err = 0;
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     err = tp__pipe_ensure_ext(p);
     if (err == 0) {
         tp__notify *n = reader ? &p->ext->rnotify : &p->ext->wnotify;
@@ -65,7 +65,7 @@ int tp_pipe_set_read_fd_match(tp_pipe *p, const void *match, size_t mlen)
 {
     if (p == NULL || (match != NULL && (mlen == 0 || mlen > TP__MATCH_CACHE_MAX)))
         return tp__fail(EINVAL);
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     int err = tp__pipe_ensure_ext(p);
     if (err == 0) {
         p->ext->fd_dlen = match ? mlen : 0;
@@ -81,7 +81,7 @@ int tp_pipe_get_stats(tp_pipe *p, tp_pipe_stats *out)
 {
     if (p == NULL || out == NULL)
         return tp__fail(EINVAL);
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     if (p->ext != NULL) {
         *out = p->ext->stats;
         out->last_write = (double)p->ext->last_write_ns / 1e9;
@@ -99,7 +99,7 @@ int tp_pipe_set_stall_fn(tp_pipe *p, double after, tp_stall_fn fn, void *ctx)
 {
     if (p == NULL || (fn != NULL && !(after > 0)))
         return tp__fail(EINVAL);
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     int err = tp__pipe_ensure_ext(p);
     if (err == 0) {
         p->ext->stall_fn = fn;

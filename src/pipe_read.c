@@ -90,7 +90,7 @@ static int claim_head(tp_pipe *p, size_t n, claim *claims, size_t *total)
  * is data; otherwise unlocks and returns 0 or -1 with errno. */
 static int begin_read(tp_pipe *p, size_t n, bool blocking, const tp__deadline *d)
 {
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     tp__pipe_signal_reader(p);
     int r = p->closed ? tp__fail(EPIPE) : n == 0 ? 0 : 1;
     if (r > 0)

@@ -85,7 +85,7 @@ static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, un
             moved = now_moved;
         }
     }
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     spin_leave(p, waiters);
     /* A change must not be slept through: nobody broadcast it, since
      * nobody was asleep. That covers a bump between the last look and
@@ -176,7 +176,7 @@ static void stall_fired(tp_pipe *p, tp__wait *w)
         void *ctx = p->ext->stall_ctx;
         pthread_mutex_unlock(&p->lock);
         fn(p, w->side, now - w->last_move, ctx);
-        pthread_mutex_lock(&p->lock);
+        tp__pipe_lock(p);
     }
     if (p->ext != NULL)
         w->next_stall = now + p->ext->stall_after;
@@ -259,7 +259,7 @@ static int wait_for(tp_pipe *p, enum wait_kind kind, double timeout)
     tp__wait w;
     tp__wait_init(&w, kind == WAIT_READABLE ? TP_SIDE_READER : TP_SIDE_WRITER, &d);
     int err = 0;
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     for (bool timed_out = false;;) {
         int st = wait_state(p, kind);
         if (st != 0) {
@@ -303,7 +303,7 @@ int tp_pipe_flush(tp_pipe *p)
     tp__wait w;
     tp__wait_init(&w, TP_SIDE_WRITER, &d);
     int err = 0;
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     uint64_t progress = tp__count(&p->consumed);
     for (bool timed_out = false;;) {
         if (p->closed) {

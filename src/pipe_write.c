@@ -198,7 +198,7 @@ static ssize_t write_reserved(tp_pipe *p, tp__iovcur *src, const big_write *bw)
         chain = copy_to_chain(p->pool, src, rest, &last);
     int err = (rest > 0 && chain == NULL) ? ENOMEM : 0;
 
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     p->reserved -= bw->k;
     p->tail_busy = false;
     if (err == 0 && (p->closed || p->eof)) {
@@ -225,7 +225,7 @@ static ssize_t write_reserved(tp_pipe *p, tp__iovcur *src, const big_write *bw)
  * write_ref's release runs at once since the pipe keeps nothing. */
 static ssize_t zero_write(tp_pipe *p, tp_release_fn release, void *ctx)
 {
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     bool ended = p->closed || p->eof;
     pthread_mutex_unlock(&p->lock);
     if (ended)
@@ -241,7 +241,7 @@ static ssize_t write_copy(tp_pipe *p, tp__iovcur *src, size_t n, const tp__deadl
     if (n == 0)
         return zero_write(p, NULL, NULL);
     tp__seg *garbage = NULL;
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     ssize_t room = wait_room(p, d, n);
     int err = room < 0 ? errno : tp__pipe_ensure_pool(p);
     if (err != 0) {
@@ -269,7 +269,7 @@ static ssize_t write_copy(tp_pipe *p, tp__iovcur *src, size_t n, const tp__deadl
  * when the general path must do it. */
 static bool write_into_tail(tp_pipe *p, const void *buf, size_t n)
 {
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     tp__seg *t = p->tail;
     bool fits = t != NULL && !t->is_ref && t->cap - t->end >= n && !p->tail_busy &&
                 !p->closed && !p->eof && tp__pipe_room(p) >= n;
@@ -322,7 +322,7 @@ ssize_t tp_pipe_write_ref(tp_pipe *p, const void *buf, size_t n, tp_release_fn r
     tp__deadline d;
     tp__deadline_set(&d, p->timeout);
     tp__seg *garbage = NULL;
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     ssize_t room = wait_room(p, &d, 1); /* any room takes the whole buffer */
     int err = room < 0 ? errno : tp__pipe_ensure_pool(p);
     tp__seg *s = err == 0 ? tp__seg_new_ref(p->pool, buf, n, release, ctx) : NULL;

@@ -168,7 +168,7 @@ static ssize_t readmatch(tp_pipe *p, const void *match, size_t mlen, const line_
     ssize_t r;
     int err = 0;
 
-    pthread_mutex_lock(&p->lock);
+    tp__pipe_lock(p);
     if (tp__pipe_ensure_ext(p) != 0) {
         pthread_mutex_unlock(&p->lock);
         return tp__fail(ENOMEM);
