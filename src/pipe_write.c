@@ -24,6 +24,9 @@ static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
     tp__wait_init(&w, TP_SIDE_WRITER, d);
     int err;
     bool drained = false;
+    /* Room worth waking up for: a quarter of the pipe, or what the write
+     * wants, up to half the pipe. */
+    size_t batch = TP__MIN(p->bsize / 2, want > p->bsize / 4 ? want : p->bsize / 4);
     for (bool timed_out = false;;) {
         if (p->closed || p->eof) {
             err = EPIPE;
@@ -31,12 +34,13 @@ static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
         }
         room = tp__pipe_room(p);
         if (room > 0 && !p->tail_busy) {
-            if (w.started && !drained && room < TP__MIN(want, p->bsize / 2)) {
+            if (w.started && !drained && room < batch) {
                 /* Woken into a nearly full pipe by a reader freeing a
-                 * sliver at a time (readmatch frees 80 bytes per line):
-                 * let it free more than copying slivers, a lock each. */
+                 * sliver at a time (readmatch frees 80 bytes per line,
+                 * read_view one segment): let it free a batch, so the
+                 * two sides do not trade the lock for every sliver. */
                 drained = true;
-                tp__pipe_grace(p, &p->wwaiters, TP__MIN(want, p->bsize / 2));
+                tp__pipe_grace(p, &p->wwaiters, batch);
                 continue;
             }
             err = 0;
@@ -323,7 +327,8 @@ ssize_t tp_pipe_write_ref(tp_pipe *p, const void *buf, size_t n, tp_release_fn r
     tp__deadline_set(&d, p->timeout);
     tp__seg *garbage = NULL;
     tp__pipe_lock(p);
-    ssize_t room = wait_room(p, &d, 1); /* any room takes the whole buffer */
+    /* Any room takes the whole buffer; n only sizes the batch to wait for. */
+    ssize_t room = wait_room(p, &d, n);
     int err = room < 0 ? errno : tp__pipe_ensure_pool(p);
     tp__seg *s = err == 0 ? tp__seg_new_ref(p->pool, buf, n, release, ctx) : NULL;
     if (s == NULL) {
