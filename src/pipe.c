@@ -47,7 +47,7 @@ void tp__pipe_lock(tp_pipe *p)
         if (pthread_mutex_trylock(&p->lock) == 0)
             return;
     }
-    tp__pipe_lock(p);
+    pthread_mutex_lock(&p->lock);
 }
 
 tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeout,
