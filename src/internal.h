@@ -85,7 +85,7 @@ int tp__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const tp__deadline *d);
  * bytes stay valid while a reader copies them outside the pipe lock and
  * after the pipe itself is gone. A tp_view * is simply a segment pointer. */
 typedef struct tp__seg {
-    struct tp__seg *next;  /* chain link; pipe lock (free lists: pool lock) */
+    struct tp__seg *next;  /* chain link, under the pipe lock; or the free stack's link */
     char *data;            /* inline buffer (copy) or the caller's bytes (ref) */
     size_t start, end;     /* unread bytes are data[start, end); pipe lock */
     size_t cap;            /* copy: size of data; ref: the write's length */
