@@ -323,10 +323,20 @@ static inline size_t tp__pipe_room(const tp_pipe *p)
     /* write_ref may overfill, so used can exceed bsize. */
     return used < p->bsize ? p->bsize - used : 0;
 }
+
 /* Sets the rflag if there is one. */
-void tp__pipe_signal_reader(tp_pipe *p);
-/* Creates the extras on first need. 0 or ENOMEM. */
-int tp__pipe_ensure_ext(tp_pipe *p);
+static inline void tp__pipe_signal_reader(tp_pipe *p)
+{
+    if (p->rflag != NULL)
+        tp_event_set(p->rflag);
+}
+
+/* Creates the extras on first need (make_ext: unconditionally). 0 or ENOMEM. */
+int tp__pipe_make_ext(tp_pipe *p);
+static inline int tp__pipe_ensure_ext(tp_pipe *p)
+{
+    return p->ext != NULL ? 0 : tp__pipe_make_ext(p);
+}
 /* Creates the segment pool (and extras) on first write. 0 or ENOMEM. */
 int tp__pipe_ensure_pool(tp_pipe *p);
 /* The part of tp__pipe_changed for a pipe somebody watches. */

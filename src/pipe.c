@@ -86,10 +86,8 @@ fail_name:
     return NULL;
 }
 
-int tp__pipe_ensure_ext(tp_pipe *p)
+int tp__pipe_make_ext(tp_pipe *p)
 {
-    if (p->ext != NULL)
-        return 0;
     tp__ext *ext = tp__malloc(sizeof *ext);
     if (ext == NULL)
         return ENOMEM;
@@ -225,11 +223,6 @@ bool tp_pipe_empty(tp_pipe *p)
     return tp_pipe_buffered(p) == 0;
 }
 
-void tp__pipe_signal_reader(tp_pipe *p)
-{
-    if (p->rflag != NULL)
-        tp_event_set(p->rflag);
-}
 
 /* Whether the wait of some spinning thread may be over. Bumping the spin
  * word when it is not would cost that spinner, and then this side, a
