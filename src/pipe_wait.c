@@ -15,12 +15,15 @@
 
 void tp__wait_init(tp__wait *w, int side, const tp__deadline *d)
 {
-    /* The rest is set by start_wait, on the rare path that really waits. */
+    /* start_wait sets the clocks when the call really waits; they are
+     * zeroed here so that no path can read them unset. */
     w->deadline = d;
     w->side = side;
     w->need = 1;
     w->spun = false;
     w->started = false;
+    w->since = w->last_move = w->next_stall = 0;
+    w->progress = 0;
 }
 
 /* Registers a spinning waiter, of the kind whose sleepers `waiters`
