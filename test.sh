@@ -2,8 +2,9 @@
 # test.sh - builds tpipe and runs every test. Installs missing Debian
 # packages first. Passes, each a CTest run:
 #   1. normal build: every suite (core, adapters, stress, races, timeouts,
-#      oom, fuzz corpus replay, python, cli, examples, install, bench smoke)
-#      and the Doxygen docs with warnings as errors;
+#      oom, fuzz corpus replay, python, cli, examples, install, bench smoke),
+#      the Doxygen docs with warnings as errors, and the Release build of
+#      demo.sh (warnings are errors there too);
 #   2. the same suites under ASan+UBSan;   3. under TSan;
 #   4. the core and adapter suites under valgrind (leaks are errors);
 #   5. libFuzzer (clang) for TP_FUZZ_SECONDS (default 120) seconds;
@@ -75,6 +76,14 @@ if cmake --build build/test --target docs >/dev/null; then
 else
     echo "Doxygen reported warnings"
     failed=$((failed + 1))
+    status=1
+fi
+# The Release build demo.sh makes: gcc -O3 warns where -O2 does not, and
+# warnings are errors, so a clean test build does not prove the demo builds.
+if configure_and_build build/release-check -DCMAKE_BUILD_TYPE=Release -DTP_BUILD_TESTS=OFF \
+    -DTP_BUILD_PYTHON=OFF; then
+    passed=$((passed + 1))
+else
     status=1
 fi
 
