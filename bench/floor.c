@@ -1,0 +1,208 @@
+/* floor.c - tpfloor: what this machine allows between two threads, with no
+ * library in the way, to put tpbench's figures in proportion:
+ *
+ *   1. a cache line bounced between two threads: the round trip, and so the
+ *      cost of every variable that both sides of a pipe write;
+ *   2. a bare single-producer single-consumer byte ring of 64 KiB: small
+ *      messages copied in one at a time and published by a release store,
+ *      a reader that lets a few KiB gather (as tpipe's reader does) and
+ *      copies them out in one go. No lock, no statistics, no blocking, one
+ *      writer only: the ceiling for small messages through shared memory.
+ *
+ * Usage: tpfloor [--runs=N] [--quick]. Prints the median of N runs (5). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RING 65536u      /* bytes in the bare ring */
+#define BATCH 4096u      /* what the reader lets gather before copying */
+#define LINE 64          /* keeps the shared words on lines of their own */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static void die(const char *what)
+{
+    perror(what);
+    exit(1);
+}
+
+static void run_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    if (pthread_create(t, NULL, fn, arg) != 0)
+        die("pthread_create");
+}
+
+/* ---- 1. a cache line bounced between two threads ---- */
+
+typedef struct bounce {
+    _Alignas(LINE) atomic_int turn; /* 1: the echo thread's move */
+    long rounds;
+} bounce;
+
+static void *echo_main(void *arg)
+{
+    bounce *b = arg;
+    for (long i = 0; i < b->rounds; i++) {
+        while (atomic_load_explicit(&b->turn, memory_order_acquire) != 1)
+            relax();
+        atomic_store_explicit(&b->turn, 0, memory_order_release);
+    }
+    return NULL;
+}
+
+/* Nanoseconds per round trip of one cache line. */
+static double line_round_trip(long rounds)
+{
+    static bounce b;
+    atomic_init(&b.turn, 0);
+    b.rounds = rounds;
+    pthread_t t;
+    run_thread(&t, echo_main, &b);
+    double t0 = now();
+    for (long i = 0; i < rounds; i++) {
+        atomic_store_explicit(&b.turn, 1, memory_order_release);
+        while (atomic_load_explicit(&b.turn, memory_order_acquire) != 0)
+            relax();
+    }
+    double secs = now() - t0;
+    pthread_join(t, NULL);
+    return secs / (double)rounds * 1e9;
+}
+
+/* ---- 2. the bare ring ---- */
+
+typedef struct ring {
+    _Alignas(LINE) atomic_size_t tail; /* bytes ever written; the writer's */
+    _Alignas(LINE) atomic_size_t head; /* bytes ever read; the reader's */
+    _Alignas(LINE) atomic_bool done;
+    size_t msg;
+    long count;
+    _Alignas(LINE) unsigned char data[RING];
+} ring;
+
+static void *ring_writer(void *arg)
+{
+    ring *r = arg;
+    unsigned char m[256];
+    memset(m, 0x5a, sizeof m);
+    size_t tail = 0, head_seen = 0;
+    for (long i = 0; i < r->count; i++) {
+        while (tail + r->msg - head_seen > RING) {
+            head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
+            if (tail + r->msg - head_seen > RING)
+                relax();
+        }
+        /* RING is a multiple of every message size used: no wrap inside. */
+        memcpy(r->data + tail % RING, m, r->msg);
+        tail += r->msg;
+        atomic_store_explicit(&r->tail, tail, memory_order_release);
+    }
+    atomic_store_explicit(&r->done, true, memory_order_release);
+    return NULL;
+}
+
+/* Messages per second through the ring, msg bytes each. */
+static double ring_rate(size_t msg, double seconds)
+{
+    static ring r;
+    static unsigned char out[RING];
+    atomic_init(&r.tail, 0);
+    atomic_init(&r.head, 0);
+    atomic_init(&r.done, false);
+    r.msg = msg;
+    r.count = (long)(seconds * 60e6); /* about `seconds` at 60 M msg/s */
+    pthread_t t;
+    double t0 = now();
+    run_thread(&t, ring_writer, &r);
+    size_t head = 0;
+    for (unsigned waited = 0;;) {
+        size_t avail = atomic_load_explicit(&r.tail, memory_order_acquire) - head;
+        bool done = atomic_load_explicit(&r.done, memory_order_acquire);
+        if (avail == 0 && done &&
+            atomic_load_explicit(&r.tail, memory_order_acquire) == head)
+            break;
+        if (avail == 0 || (avail < BATCH && !done && ++waited % 64 != 0)) {
+            for (int i = 0; i < 16; i++)
+                relax();
+            continue;
+        }
+        size_t at = head % RING;
+        size_t k = avail < RING - at ? avail : RING - at;
+        memcpy(out, r.data + at, k);
+        head += k;
+        atomic_store_explicit(&r.head, head, memory_order_release);
+    }
+    double secs = now() - t0;
+    pthread_join(t, NULL);
+    if (head != (size_t)r.count * msg) {
+        fprintf(stderr, "tpfloor: the ring lost bytes\n");
+        exit(3);
+    }
+    return (double)r.count / secs;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(int argc, char **argv)
+{
+    int runs = 5;
+    double seconds = 0.3;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--runs=", 7) == 0 && atoi(argv[i] + 7) > 0) {
+            runs = atoi(argv[i] + 7);
+        } else if (strcmp(argv[i], "--quick") == 0) {
+            runs = 1;
+            seconds = 0.01;
+        } else {
+            fprintf(stderr, "usage: tpfloor [--runs=N] [--quick]\n");
+            return 2;
+        }
+    }
+    if (runs > 64)
+        runs = 64;
+    double v[64];
+    for (int i = 0; i < runs; i++)
+        v[i] = line_round_trip((long)(seconds * 4e6));
+    double rt = median(v, runs);
+    printf("cache line round trip between two threads: %.1f ns (%.1f ns one way)\n", rt,
+           rt / 2);
+    static const size_t sizes[] = {16, 64};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        for (int i = 0; i < runs; i++)
+            v[i] = ring_rate(sizes[s], seconds);
+        printf("bare SPSC ring, %zu B messages: %.1f M msg/s\n", sizes[s],
+               median(v, runs) / 1e6);
+    }
+    printf("(median of %d run%s; no locks, no statistics, one writer: a ceiling, not a "
+           "rival)\n",
+           runs, runs == 1 ? "" : "s");
+    return 0;
+}
