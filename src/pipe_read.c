@@ -12,8 +12,11 @@
 /* Smallest free space readall offers to one read. */
 #define TP__READALL_CHUNK 65536
 
-/* Reads of at least this size that find fewer bytes after waiting give
- * the writer a moment to add more (see tp__pipe_grace). */
+/* Blocking reads of at least this size that find fewer bytes give a writer
+ * that is still writing a moment to add more (see tp__pipe_grace): taking
+ * a few messages at a time would cost a lock round trip, and the cache
+ * lines behind it, per few messages. A writer that has stopped ends the
+ * moment at once, so a lone message is not held back. */
 #define TP__BATCH_BYTES 4096
 
 /* Whether a read can go ahead without waiting: there are bytes, and it is
