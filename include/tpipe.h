@@ -257,9 +257,10 @@ TP_API void tp_pipe_close(tp_pipe *p);
 TP_API bool tp_pipe_closed(tp_pipe *p);
 
 /* Copies 1..n buffered bytes into buf, returning as soon as there is some
- * data (a read of 4 KiB or more that had to wait and then finds only a few
- * bytes gives the writer up to ~10 us to add more, so a stream of small
- * writes is read in batches). Returns 0 at EOF (written and drained) and
+ * data (a blocking read of 4 KiB or more that finds fewer bytes while the
+ * writer is still writing gives it up to ~10 us to add more, so a stream
+ * of small writes is read in batches; a writer that has stopped ends that
+ * at once). Returns 0 at EOF (written and drained) and
  * for n == 0. Empty pipe:
  * a blocking reader waits (pipe timeout: -1/ETIMEDOUT), a non-blocking one
  * gets -1/EAGAIN. -1/EPIPE once closed (also while waiting); -1/EINVAL for
