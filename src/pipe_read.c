@@ -178,10 +178,19 @@ ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_view **v
     tp__seg *garbage = NULL;
     tp__seg *s = p->head;
     size_t k = TP__MIN(max, s->end - s->start);
-    tp__seg_ref(s);
+    /* A whole head segment that is not the tail leaves the chain (see
+     * drop_head): the view can take over the chain's reference rather
+     * than add one that the unlink then drops, two atomic operations on a
+     * line the writer just wrote. Otherwise the view's own reference also
+     * keeps drop_head from rewinding the segment for reuse. */
+    bool handover = k == s->end - s->start && s != p->tail;
+    if (!handover)
+        tp__seg_ref(s);
     *data = s->data + s->start;
     *view = (tp_view *)(void *)s;
     tp__pipe_consume(p, k, &garbage);
+    if (handover)
+        garbage = s->next; /* drop_head put s first on the (empty) list */
     pthread_mutex_unlock(&p->lock);
     tp__seg_unref_list(garbage);
     return (ssize_t)k;
