@@ -19,11 +19,12 @@
  * moment at once, so a lone message is not held back. */
 #define TP__BATCH_BYTES 4096
 
-/* Whether a read can go ahead without waiting: there are bytes, and it is
- * not a large blocking read that had better let a few more arrive. */
+/* Whether a read can go ahead without waiting: there are bytes (so the
+ * pipe is not closed: closing discards them), and it is not a large
+ * blocking read that had better let a few more arrive. */
 static inline bool readable_now(const tp_pipe *p, bool blocking, size_t want)
 {
-    return p->buffered > 0 && !p->closed &&
+    return p->buffered > 0 &&
            (!blocking || p->eof || want < TP__BATCH_BYTES || p->buffered >= TP__BATCH_BYTES);
 }
 

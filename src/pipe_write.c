@@ -18,7 +18,7 @@ static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
 {
     static const tp__deadline forever = {TP__DL_FOREVER, {0, 0}};
     size_t room = tp__pipe_room(p);
-    if (room > 0 && !p->tail_busy && !p->closed && !p->eof)
+    if (room > 0 && !p->tail_busy && !p->eof) /* eof covers closed */
         return room > SSIZE_MAX ? SSIZE_MAX : (ssize_t)room; /* no wait: the common case */
     tp__wait w;
     tp__wait_init(&w, TP_SIDE_WRITER, d);
@@ -275,8 +275,9 @@ static bool write_into_tail(tp_pipe *p, const void *buf, size_t n)
 {
     tp__pipe_lock(p);
     tp__seg *t = p->tail;
-    bool fits = t != NULL && !t->is_ref && t->cap - t->end >= n && !p->tail_busy &&
-                !p->closed && !p->eof && tp__pipe_room(p) >= n;
+    /* eof covers closed: tp_pipe_close sets both. */
+    bool fits = t != NULL && !t->is_ref && t->cap - t->end >= n && !p->tail_busy && !p->eof &&
+                tp__pipe_room(p) >= n;
     if (fits) {
         memcpy(t->data + t->end, buf, n);
         t->end += n;
