@@ -17,9 +17,11 @@
 static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
 {
     static const tp__deadline forever = {TP__DL_FOREVER, {0, 0}};
+    /* The common case, without the waiting machinery: room, and no reason
+     * to wait or fail (eof covers closed: tp_pipe_close sets both). */
     size_t room = tp__pipe_room(p);
-    if (room > 0 && !p->tail_busy && !p->eof) /* eof covers closed */
-        return room > SSIZE_MAX ? SSIZE_MAX : (ssize_t)room; /* no wait: the common case */
+    if (room > 0 && !p->tail_busy && !p->eof)
+        return room > SSIZE_MAX ? SSIZE_MAX : (ssize_t)room;
     tp__wait w;
     tp__wait_init(&w, TP_SIDE_WRITER, d);
     int err;
