@@ -173,33 +173,35 @@ typedef struct tp__iovcur {
 /* Checks a readv/writev argument list: 0 with the total length in *total,
  * or EINVAL (negative count, NULL array, total beyond SSIZE_MAX). */
 int tp__iov_validate(const struct iovec *iov, int cnt, size_t *total);
-/* The general forms of the two below, for copies that cross buffers. */
-void tp__iov_gather_some(tp__iovcur *c, void *dst, size_t n);
-void tp__iov_scatter_some(tp__iovcur *c, const void *src, size_t n);
-/* Copies n bytes out of the cursor into dst, advancing it. Inline for the
- * usual case, a copy within the current buffer (every single-buffer call). */
+/* Copies n bytes between the cursor's buffers and the flat buffer `flat`,
+ * into the cursor (into_iov) or out of it, advancing it. */
+void tp__iov_copy_some(tp__iovcur *c, void *flat, size_t n, bool into_iov);
+/* The same, inline for the usual case: a copy within the current buffer
+ * (every single-buffer call). */
+static inline void tp__iov_copy(tp__iovcur *c, void *flat, size_t n, bool into_iov)
+{
+    if (n == 0)
+        return;
+    if (c->iov->iov_len - c->off < n) {
+        tp__iov_copy_some(c, flat, n, into_iov);
+        return;
+    }
+    char *at = (char *)c->iov->iov_base + c->off;
+    if (into_iov)
+        memcpy(at, flat, n);
+    else
+        memcpy(flat, at, n);
+    c->off += n;
+}
+/* Copies n bytes out of the cursor into dst. */
 static inline void tp__iov_gather(tp__iovcur *c, void *dst, size_t n)
 {
-    if (n == 0)
-        return;
-    if (c->iov->iov_len - c->off >= n) {
-        memcpy(dst, (const char *)c->iov->iov_base + c->off, n);
-        c->off += n;
-    } else {
-        tp__iov_gather_some(c, dst, n);
-    }
+    tp__iov_copy(c, dst, n, false);
 }
-/* Copies n bytes from src into the cursor's buffers, advancing it. */
+/* Copies n bytes from src into the cursor's buffers (src is only read). */
 static inline void tp__iov_scatter(tp__iovcur *c, const void *src, size_t n)
 {
-    if (n == 0)
-        return;
-    if (c->iov->iov_len - c->off >= n) {
-        memcpy((char *)c->iov->iov_base + c->off, src, n);
-        c->off += n;
-    } else {
-        tp__iov_scatter_some(c, src, n);
-    }
+    tp__iov_copy(c, (void *)(uintptr_t)src, n, true);
 }
 
 /* ---- time.c ---- */
@@ -279,7 +281,9 @@ struct tp_pipe {
     unsigned spin_ns;        /* adaptive spin budget before sleeping */
     bool rblocking, wblocking;
     bool eof, closed;
-    bool has_fds;            /* a readiness descriptor was asked for */
+    bool has_fds;            /* a readiness descriptor was asked for (known from
+                              * ext too; kept here so that the check every call
+                              * makes stays on the pipe's own cache lines) */
     /* A large write is filling the tail's free space outside the lock:
      * other writers wait, and readers neither rewind nor unlink the tail. */
     bool tail_busy;
@@ -337,8 +341,13 @@ static inline int tp__pipe_ensure_ext(tp_pipe *p)
 {
     return p->ext != NULL ? 0 : tp__pipe_make_ext(p);
 }
-/* Creates the segment pool (and extras) on first write. 0 or ENOMEM. */
-int tp__pipe_ensure_pool(tp_pipe *p);
+/* Creates the segment pool (and extras) on first write (make_pool:
+ * unconditionally). 0 or ENOMEM. */
+int tp__pipe_make_pool(tp_pipe *p);
+static inline int tp__pipe_ensure_pool(tp_pipe *p)
+{
+    return p->pool != NULL ? 0 : tp__pipe_make_pool(p);
+}
 /* The part of tp__pipe_changed for a pipe somebody watches. */
 void tp__pipe_tell_watchers(tp_pipe *p, int wake);
 /* Records a state change: wakes sleepers of the given kinds, releases

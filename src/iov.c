@@ -19,9 +19,9 @@ int tp__iov_validate(const struct iovec *iov, int cnt, size_t *total)
     return 0;
 }
 
-void tp__iov_gather_some(tp__iovcur *c, void *dst, size_t n)
+void tp__iov_copy_some(tp__iovcur *c, void *flat, size_t n, bool into_iov)
 {
-    char *out = dst;
+    char *f = flat;
     while (n > 0) {
         if (c->off == c->iov->iov_len) {
             c->iov++;
@@ -30,26 +30,12 @@ void tp__iov_gather_some(tp__iovcur *c, void *dst, size_t n)
             continue;
         }
         size_t k = TP__MIN(n, c->iov->iov_len - c->off);
-        memcpy(out, (const char *)c->iov->iov_base + c->off, k);
-        out += k;
-        n -= k;
-        c->off += k;
-    }
-}
-
-void tp__iov_scatter_some(tp__iovcur *c, const void *src, size_t n)
-{
-    const char *in = src;
-    while (n > 0) {
-        if (c->off == c->iov->iov_len) {
-            c->iov++;
-            c->cnt--;
-            c->off = 0;
-            continue;
-        }
-        size_t k = TP__MIN(n, c->iov->iov_len - c->off);
-        memcpy((char *)c->iov->iov_base + c->off, in, k);
-        in += k;
+        char *at = (char *)c->iov->iov_base + c->off;
+        if (into_iov)
+            memcpy(at, f, k);
+        else
+            memcpy(f, at, k);
+        f += k;
         n -= k;
         c->off += k;
     }

@@ -99,10 +99,8 @@ int tp__pipe_make_ext(tp_pipe *p)
     return 0;
 }
 
-int tp__pipe_ensure_pool(tp_pipe *p)
+int tp__pipe_make_pool(tp_pipe *p)
 {
-    if (p->pool != NULL)
-        return 0;
     if (tp__pipe_ensure_ext(p) != 0)
         return ENOMEM;
     size_t cap = p->bsize;

@@ -14,7 +14,7 @@
  * end). `want` is how much the caller would like to write. Returns the
  * room (> 0), or -1 with errno EPIPE, EAGAIN or ETIMEDOUT. Called and
  * returns locked. */
-static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
+static ssize_t wait_room(tp_pipe *p, double timeout, size_t want)
 {
     static const tp__deadline forever = {TP__DL_FOREVER, {0, 0}};
     /* The common case, without the waiting machinery: room, and no reason
@@ -22,6 +22,10 @@ static ssize_t wait_room(tp_pipe *p, const tp__deadline *d, size_t want)
     size_t room = tp__pipe_room(p);
     if (room > 0 && !p->tail_busy && !p->eof)
         return room > SSIZE_MAX ? SSIZE_MAX : (ssize_t)room;
+    /* The deadline starts when the call first has to wait. */
+    tp__deadline dl;
+    const tp__deadline *d = &dl;
+    tp__deadline_set(&dl, timeout); /* callers rejected NaN */
     tp__wait w;
     tp__wait_init(&w, TP_SIDE_WRITER, d);
     int err;
@@ -241,14 +245,22 @@ static ssize_t zero_write(tp_pipe *p, tp_release_fn release, void *ctx)
     return 0;
 }
 
-/* Every copying write: n bytes from the cursor, waiting until d. */
-static ssize_t write_copy(tp_pipe *p, tp__iovcur *src, size_t n, const tp__deadline *d)
+/* Whether a small write of n bytes fits the tail segment's free space
+ * with nothing in the way: no wait, no new segment, no other writer's
+ * copy in progress (eof covers closed: tp_pipe_close sets both). */
+static inline bool fits_tail(const tp_pipe *p, size_t n)
 {
-    if (n == 0)
-        return zero_write(p, NULL, NULL);
+    const tp__seg *t = p->tail;
+    return n <= TP__COPY_LOCKED_MAX && t != NULL && !t->is_ref && t->cap - t->end >= n &&
+           !p->tail_busy && !p->eof && tp__pipe_room(p) >= n;
+}
+
+/* Every copying write of n > 0 bytes from the cursor, waiting up to
+ * timeout seconds (not NaN). Called locked, returns unlocked. */
+static ssize_t write_copy_locked(tp_pipe *p, tp__iovcur *src, size_t n, double timeout)
+{
     tp__seg *garbage = NULL;
-    tp__pipe_lock(p);
-    ssize_t room = wait_room(p, d, n);
+    ssize_t room = wait_room(p, timeout, n);
     int err = room < 0 ? errno : tp__pipe_ensure_pool(p);
     if (err != 0) {
         pthread_mutex_unlock(&p->lock);
@@ -269,39 +281,26 @@ static ssize_t write_copy(tp_pipe *p, tp__iovcur *src, size_t n, const tp__deadl
     return done > 0 ? (ssize_t)done : tp__fail(ENOMEM);
 }
 
-/* The common small write, kept short: it fits the tail segment's free
- * space and nothing stands in the way (no wait, no new segment, no other
- * writer's copy in progress). Returns false, having changed nothing,
- * when the general path must do it. */
-static bool write_into_tail(tp_pipe *p, const void *buf, size_t n)
-{
-    tp__pipe_lock(p);
-    tp__seg *t = p->tail;
-    /* eof covers closed: tp_pipe_close sets both. */
-    bool fits = t != NULL && !t->is_ref && t->cap - t->end >= n && !p->tail_busy && !p->eof &&
-                tp__pipe_room(p) >= n;
-    if (fits) {
-        memcpy(t->data + t->end, buf, n);
-        t->end += n;
-        publish(p, n);
-    }
-    pthread_mutex_unlock(&p->lock);
-    return fits;
-}
-
 ssize_t tp_pipe_write_timed(tp_pipe *p, const void *buf, size_t n, double timeout)
 {
     if (p == NULL || (buf == NULL && n > 0) || timeout != timeout)
         return tp__fail(EINVAL);
-    if (n > 0 && n <= TP__COPY_LOCKED_MAX && write_into_tail(p, buf, n))
+    if (n == 0)
+        return zero_write(p, NULL, NULL);
+    tp__pipe_lock(p);
+    if (fits_tail(p, n)) {
+        /* The common small write, kept short. */
+        memcpy(p->tail->data + p->tail->end, buf, n);
+        p->tail->end += n;
+        publish(p, n);
+        pthread_mutex_unlock(&p->lock);
         return (ssize_t)n;
-    tp__deadline d;
-    tp__deadline_set(&d, timeout); /* cannot fail: not NaN */
+    }
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
     struct iovec one = {(void *)(uintptr_t)buf, n};
     tp__iovcur src = {&one, 1, 0};
-    return write_copy(p, &src, n, &d);
+    return write_copy_locked(p, &src, n, timeout);
 }
 
 ssize_t tp_pipe_write(tp_pipe *p, const void *buf, size_t n)
@@ -314,10 +313,11 @@ ssize_t tp_pipe_writev(tp_pipe *p, const struct iovec *iov, int iovcnt)
     size_t n;
     if (p == NULL || tp__iov_validate(iov, iovcnt, &n) != 0)
         return tp__fail(EINVAL);
-    tp__deadline d;
-    tp__deadline_set(&d, p->timeout);
+    if (n == 0)
+        return zero_write(p, NULL, NULL);
     tp__iovcur src = {iov, iovcnt, 0};
-    return write_copy(p, &src, n, &d);
+    tp__pipe_lock(p);
+    return write_copy_locked(p, &src, n, p->timeout);
 }
 
 ssize_t tp_pipe_write_ref(tp_pipe *p, const void *buf, size_t n, tp_release_fn release, void *ctx)
@@ -326,12 +326,10 @@ ssize_t tp_pipe_write_ref(tp_pipe *p, const void *buf, size_t n, tp_release_fn r
         return tp__fail(EINVAL);
     if (n == 0)
         return zero_write(p, release, ctx);
-    tp__deadline d;
-    tp__deadline_set(&d, p->timeout);
     tp__seg *garbage = NULL;
     tp__pipe_lock(p);
     /* Any room takes the whole buffer; n only sizes the batch to wait for. */
-    ssize_t room = wait_room(p, &d, n);
+    ssize_t room = wait_room(p, p->timeout, n);
     int err = room < 0 ? errno : tp__pipe_ensure_pool(p);
     tp__seg *s = err == 0 ? tp__seg_new_ref(p->pool, buf, n, release, ctx) : NULL;
     if (s == NULL) {

@@ -120,19 +120,19 @@ static void *kernel_pipe_writer(void *arg)
     return NULL;
 }
 
-static void pump_from_kernel_pipe(void **state)
+/* Pumps n pattern bytes, written by a thread into fds[1], from fds[0] into
+ * a pipe of the given bsize, and checks that a draining reader got them
+ * all, in order. Closes fds[0] (the writer thread closes fds[1]). */
+static void check_pump_from(int fds[2], size_t n, size_t bsize)
 {
-    (void)state;
-    int kp[2];
-    assert_int_equal(pipe(kp), 0);
-    struct kwriter w = {kp[1], 200000};
+    struct kwriter w = {fds[1], n};
     tt_thread th;
     tt_thread_start(&th, kernel_pipe_writer, &w);
-    tp_pipe *p = tp_pipe_new(4096, true, true, TP_FOREVER, NULL);
+    tp_pipe *p = tp_pipe_new(bsize, true, true, TP_FOREVER, NULL);
     struct drainer d;
     drainer_start(&d, p);
     size_t moved = 0;
-    assert_int_equal(tp_pipe_pump_from_fd(p, kp[0], 0, &moved), 0);
+    assert_int_equal(tp_pipe_pump_from_fd(p, fds[0], 0, &moved), 0);
     assert_int_equal(moved, w.n);
     tp_pipe_write_eof(p);
     drainer_join(&d);
@@ -140,8 +140,16 @@ static void pump_from_kernel_pipe(void **state)
     assert_int_equal(d.len, w.n);
     at_assert_pattern(d.data, d.len, 0);
     free(d.data);
-    close(kp[0]);
+    close(fds[0]);
     tp_pipe_free(p);
+}
+
+static void pump_from_kernel_pipe(void **state)
+{
+    (void)state;
+    int kp[2];
+    assert_int_equal(pipe(kp), 0);
+    check_pump_from(kp, 200000, 4096);
 }
 
 static void pump_from_socket(void **state)
@@ -149,23 +157,7 @@ static void pump_from_socket(void **state)
     (void)state;
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    struct kwriter w = {sv[1], 150000};
-    tt_thread th;
-    tt_thread_start(&th, kernel_pipe_writer, &w);
-    tp_pipe *p = tp_pipe_new(0, true, true, TP_FOREVER, NULL);
-    struct drainer d;
-    drainer_start(&d, p);
-    size_t moved = 0;
-    assert_int_equal(tp_pipe_pump_from_fd(p, sv[0], 0, &moved), 0);
-    assert_int_equal(moved, w.n);
-    tp_pipe_write_eof(p);
-    drainer_join(&d);
-    tt_thread_join(&th);
-    assert_int_equal(d.len, w.n);
-    at_assert_pattern(d.data, d.len, 0);
-    free(d.data);
-    close(sv[0]);
-    tp_pipe_free(p);
+    check_pump_from(sv, 150000, 0);
 }
 
 static void pump_from_bad_fd_ebadf(void **state)
