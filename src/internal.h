@@ -15,7 +15,13 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#define TP__MIN(a, b) ((a) < (b) ? (a) : (b))
+/* The smaller size. A function, not a macro: an argument may be an atomic
+ * load that must be read once. */
+static inline size_t tp__min(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+#define TP__MIN(a, b) tp__min((a), (b))
 
 /* Tells the CPU this thread is spinning (frees the core's resources for
  * the other hyperthread, saves power). */
@@ -85,9 +91,16 @@ int tp__cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const tp__deadline *d);
  * bytes stay valid while a reader copies them outside the pipe lock and
  * after the pipe itself is gone. A tp_view * is simply a segment pointer. */
 typedef struct tp__seg {
-    struct tp__seg *next;  /* chain link, under the pipe lock; or the free stack's link */
+    /* Chain link, or the free stack's. Atomic: a writer holding only the
+     * write token links a new tail after the old one while a reader, under
+     * the pipe lock, looks at whether that one has a successor. */
+    _Atomic(struct tp__seg *) next;
     char *data;            /* inline buffer (copy) or the caller's bytes (ref) */
-    size_t start, end;     /* unread bytes are data[start, end); pipe lock */
+    size_t start;          /* unread bytes are data[start, end); pipe lock */
+    /* The end of the written bytes: the writer holding the write token
+     * appends, then moves it with a release store; readers load it with
+     * acquire and may read everything before it. */
+    atomic_size_t end;
     size_t cap;            /* copy: size of data; ref: the write's length */
     atomic_uint refs;      /* chain + views + in-flight copies */
     bool is_ref;           /* set at creation, then read-only */
@@ -95,6 +108,28 @@ typedef struct tp__seg {
     void *ctx;
     struct tp__pool *pool; /* where the segment returns to */
 } tp__seg;
+
+static inline tp__seg *tp__seg_next(tp__seg *s)
+{
+    return atomic_load_explicit(&s->next, memory_order_acquire);
+}
+static inline void tp__seg_set_next(tp__seg *s, tp__seg *next)
+{
+    atomic_store_explicit(&s->next, next, memory_order_release);
+}
+static inline size_t tp__seg_end(tp__seg *s)
+{
+    return atomic_load_explicit(&s->end, memory_order_acquire);
+}
+static inline void tp__seg_set_end(tp__seg *s, size_t end)
+{
+    atomic_store_explicit(&s->end, end, memory_order_release);
+}
+/* Unread bytes in s (pipe lock held). */
+static inline size_t tp__seg_unread(tp__seg *s)
+{
+    return tp__seg_end(s) - s->start;
+}
 
 /* A stack of recycled segments that any thread may push onto (the last
  * unref of a segment can happen anywhere) and one thread at a time pops
@@ -110,7 +145,7 @@ typedef struct tp__stack {
  * segment must not queue behind each other on every hand-off.
  *
  * Pops come only from the pipe's writing path, one thread at a time: the
- * holder of the pipe lock, or the large write that set tail_busy (which
+ * holder of the write token, or the large write that set tail_busy (which
  * keeps every other write waiting). Pushes come from anywhere.
  *
  * The pool outlives the pipe while any segment is still out (held by a
@@ -261,38 +296,93 @@ typedef struct tp__ext {
     char pad_after[64];
 } tp__ext;
 
-/* Everything below `lock` is guarded by it, except what says otherwise. */
+/* Two locks guard a pipe. The pipe lock guards everything below it,
+ * except what says otherwise. The write token (`wtoken`) belongs to the
+ * writer appending at the tail: a small write that fits the tail segment,
+ * or a write_ref, takes only the token (see pipe_write.c), so a writer and
+ * a reader streaming to each other do not trade the pipe lock's cache line
+ * on every call. So:
+ * - fields marked "lock + token" change only with both held, and may be
+ *   read with either;
+ * - the tail segment's `end`, `tail` and the tail's `next` change with the
+ *   token alone: readers never read `tail` and follow `next` and `end`
+ *   with acquire loads;
+ * - `buffered` may grow under a reader's feet (never shrink: only readers,
+ *   under the lock, take bytes out);
+ * - a reader that waits for bytes first counts itself in `watched`, then
+ *   looks again; a writer that published without the lock looks at
+ *   `watched` afterwards and, if anybody watches, takes the lock to wake
+ *   them. Both sides use sequentially consistent operations, so at least
+ *   one of them sees the other.
+ * Lock order: the pipe lock, then the token. Nobody sleeps or takes the
+ * pipe lock while holding the token. */
 struct tp_pipe {
     pthread_mutex_t lock;
     /* One condition for every waiter: a pipe is rarely both empty and full,
      * so readers and writers seldom sleep at the same time, and each kind
      * is woken only on a transition it waits for (see the waiter counts). */
     pthread_cond_t changed;
-    tp__seg *head, *tail;    /* the unread bytes, oldest first */
-    size_t buffered;         /* unread bytes in the chain */
-    size_t reserved;         /* bytes being copied in by writers, not yet linked */
+    tp__seg *head;           /* the oldest unread bytes; lock */
+    tp__seg *tail;           /* where writes append; token */
+    atomic_size_t buffered;  /* unread bytes in the chain: see above */
+    size_t reserved;         /* bytes being copied in by writers, not yet linked; lock + token */
     size_t bsize;            /* read-only after creation */
-    tp__counter published;   /* bytes ever made readable: readmatch's progress clock */
+    tp__counter published;   /* bytes ever made readable: readmatch's progress clock; token */
     tp__counter consumed;    /* bytes ever read or discarded: flush's progress clock */
     unsigned rwaiters, wwaiters, fwaiters; /* threads asleep for data, room, drain */
     unsigned rspinners, wspinners, fspinners; /* threads spinning for the same */
     size_t rspin_need;       /* buffered bytes that end a reader's spin */
     size_t wspin_need;       /* room that ends a writer's spin */
     unsigned spin_ns;        /* adaptive spin budget before sleeping */
+    atomic_uint wtoken;      /* the write token: 1 while held */
+    atomic_uint watched;     /* readers waiting for bytes, + 1 once fds exist */
     bool rblocking, wblocking;
-    bool eof, closed;
+    bool eof, closed;        /* lock + token */
     bool has_fds;            /* a readiness descriptor was asked for (known from
                               * ext too; kept here so that the check every call
                               * makes stays on the pipe's own cache lines) */
-    /* A large write is filling the tail's free space outside the lock:
-     * other writers wait, and readers neither rewind nor unlink the tail. */
+    /* A large write is filling the tail's free space outside both locks:
+     * other writers wait, and readers neither rewind nor unlink the tail.
+     * Lock + token. */
     bool tail_busy;
     double timeout;          /* read-only after creation */
     tp_event *rflag;
-    tp__pool *pool;          /* created at the first write */
+    tp__pool *pool;          /* created at the first write; lock + token */
     tp__ext *ext;            /* created on first need */
     char *name;              /* read-only after creation */
 };
+
+/* Unread bytes (sequentially consistent: see `watched`). */
+static inline size_t tp__pipe_buffered(tp_pipe *p)
+{
+    return atomic_load(&p->buffered);
+}
+
+/* Takes the write token, politely (see pipe.c); with the pipe lock held
+ * or not. */
+void tp__wtoken_take(tp_pipe *p);
+/* Takes it if nobody holds it. */
+static inline bool tp__wtoken_try(tp_pipe *p)
+{
+    return atomic_load_explicit(&p->wtoken, memory_order_relaxed) == 0 &&
+           atomic_exchange_explicit(&p->wtoken, 1, memory_order_acquire) == 0;
+}
+static inline void tp__wtoken_give(tp_pipe *p)
+{
+    atomic_store_explicit(&p->wtoken, 0, memory_order_release);
+}
+/* Both locks, in order; and both released. */
+void tp__pipe_lock(tp_pipe *p);
+static inline void tp__pipe_lock_both(tp_pipe *p)
+{
+    tp__pipe_lock(p);
+    tp__wtoken_take(p);
+}
+static inline void tp__pipe_unlock_both(tp_pipe *p)
+{
+    tp__wtoken_give(p);
+    pthread_mutex_unlock(&p->lock);
+}
 
 /* Both byte counters together: whether either side moved. */
 static inline uint64_t tp__pipe_progress(const tp_pipe *p)
@@ -310,6 +400,7 @@ typedef struct tp__wait {
     size_t need;       /* what ends the spin: buffered bytes for a reader,
                         * room for a writer (1 unless the caller says) */
     bool spun;         /* the brief spin already happened */
+    bool watching;     /* a reader counted in p->watched */
     bool started;      /* counted as a wait in the stats */
     double since;      /* when this call began waiting */
     uint64_t progress; /* published + consumed when last checked */
@@ -317,13 +408,10 @@ typedef struct tp__wait {
     double next_stall; /* when the stall callback is next due */
 } tp__wait;
 
-/* Takes the pipe lock. Politely: see pipe.c. */
-void tp__pipe_lock(tp_pipe *p);
-
 /* Bytes a write may add now: bsize - buffered - reserved, at least 0. */
-static inline size_t tp__pipe_room(const tp_pipe *p)
+static inline size_t tp__pipe_room(tp_pipe *p)
 {
-    size_t used = p->buffered + p->reserved;
+    size_t used = tp__pipe_buffered(p) + p->reserved;
     /* write_ref may overfill, so used can exceed bsize. */
     return used < p->bsize ? p->bsize - used : 0;
 }
@@ -393,14 +481,19 @@ int tp__pipe_wait_readable(tp_pipe *p, bool blocking, size_t want, const tp__dea
 /* Copies n <= buffered bytes from the head into the cursor and consumes
  * them; drained segments are pushed onto *garbage to unref after unlocking. */
 void tp__pipe_take(tp_pipe *p, tp__iovcur *dst, size_t n, tp__seg **garbage);
+/* Drops drained segments from the head (a reader could not unlink the
+ * tail while a writer held the token), so that it holds the first unread
+ * byte. Call only when bytes are buffered. */
+void tp__pipe_trim_head(tp_pipe *p, tp__seg **garbage);
 /* Consumes n <= buffered bytes from the head, waking writers and flushers. */
 void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage);
 /* Read into iovecs with its deadline given; force_block makes a
  * non-blocking read end wait anyway (readall). */
 ssize_t tp__pipe_read(tp_pipe *p, tp__iovcur *dst, size_t n, bool force_block,
                       const tp__deadline *d);
-/* Finds the cached-or-given delimiter in the buffered bytes; returns the
- * line length through the match, or 0 (readmatch.c). */
-size_t tp__pipe_find_match(tp_pipe *p, const unsigned char *d, size_t dlen);
+/* Finds the cached-or-given delimiter in the first `avail` (at most
+ * buffered) bytes; returns the line length through the match, or 0
+ * (readmatch.c). */
+size_t tp__pipe_find_match(tp_pipe *p, const unsigned char *d, size_t dlen, size_t avail);
 
 #endif /* TP_INTERNAL_H */

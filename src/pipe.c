@@ -50,6 +50,15 @@ void tp__pipe_lock(tp_pipe *p)
     pthread_mutex_lock(&p->lock);
 }
 
+/* The token is held for a short copy at most and never across a wait, so
+ * a thread that wants it spins: pauses first, then yields its core, which
+ * on a busy machine may be what the holder needs to finish. */
+void tp__wtoken_take(tp_pipe *p)
+{
+    for (unsigned i = 0; !tp__wtoken_try(p); i++)
+        tp__spin_step(i);
+}
+
 tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeout,
                      const char *name)
 {
@@ -62,8 +71,11 @@ tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeou
     if (p == NULL)
         return NULL;
     memset(p, 0, sizeof *p);
+    atomic_init(&p->buffered, 0);
     atomic_init(&p->published, 0);
     atomic_init(&p->consumed, 0);
+    atomic_init(&p->wtoken, 0);
+    atomic_init(&p->watched, 0);
     p->bsize = bsize ? bsize : TP_DEFAULT_BSIZE;
     p->rblocking = rblocking;
     p->wblocking = wblocking;
@@ -94,7 +106,7 @@ int tp__pipe_make_ext(tp_pipe *p)
     memset(ext, 0, sizeof *ext);
     atomic_init(&ext->seq, 0);
     ext->rnotify = ext->wnotify = (tp__notify)TP__NOTIFY_NONE;
-    ext->stats.peak_buffered = p->buffered;
+    ext->stats.peak_buffered = tp__pipe_buffered(p);
     p->ext = ext;
     return 0;
 }
@@ -121,13 +133,13 @@ static void forget_match_cursor(tp_pipe *p)
         p->ext->match.seg = NULL;
 }
 
-/* Unlinks every segment (the pipe is closing or being freed). */
+/* Unlinks every segment (the pipe is closing or being freed). Called
+ * with both locks held, or by the pipe's last user. */
 static tp__seg *unlink_all(tp_pipe *p)
 {
     tp__seg *garbage = p->head;
     p->head = p->tail = NULL;
-    tp__count_add(&p->consumed, p->buffered);
-    p->buffered = 0;
+    tp__count_add(&p->consumed, atomic_exchange(&p->buffered, 0));
     if (p->ext != NULL)
         p->ext->match.scanned = 0;
     forget_match_cursor(p);
@@ -208,12 +220,7 @@ void tp_pipe_set_writeblocking(tp_pipe *p, bool blocking)
 
 size_t tp_pipe_buffered(tp_pipe *p)
 {
-    if (p == NULL)
-        return 0;
-    tp__pipe_lock(p);
-    size_t n = p->buffered;
-    pthread_mutex_unlock(&p->lock);
-    return n;
+    return p ? tp__pipe_buffered(p) : 0;
 }
 
 bool tp_pipe_empty(tp_pipe *p)
@@ -225,15 +232,16 @@ bool tp_pipe_empty(tp_pipe *p)
 /* Whether the wait of some spinning thread may be over. Bumping the spin
  * word when it is not would cost that spinner, and then this side, a
  * cache miss for nothing on every call. */
-static bool spinner_may_go(const tp_pipe *p)
+static bool spinner_may_go(tp_pipe *p)
 {
     if ((p->rspinners | p->wspinners | p->fspinners) == 0)
         return false;
     if (p->closed || p->eof)
         return true;
-    return (p->rspinners && p->buffered >= p->rspin_need) ||
+    size_t buffered = tp__pipe_buffered(p);
+    return (p->rspinners && buffered >= p->rspin_need) ||
            (p->wspinners && !p->tail_busy && tp__pipe_room(p) >= p->wspin_need) ||
-           (p->fspinners && p->buffered == 0);
+           (p->fspinners && buffered == 0);
 }
 
 void tp__pipe_tell_watchers(tp_pipe *p, int wake)
@@ -269,7 +277,7 @@ int tp_pipe_canread(tp_pipe *p)
     if (p == NULL)
         return tp__fail(EINVAL);
     tp__pipe_lock(p);
-    int r = p->closed ? -1 : (p->buffered > 0 || p->eof);
+    int r = p->closed ? -1 : (tp__pipe_buffered(p) > 0 || p->eof);
     pthread_mutex_unlock(&p->lock);
     if (r < 0)
         errno = EPIPE;
@@ -287,30 +295,54 @@ void tp_pipe_set_rflag(tp_pipe *p, tp_event *ev)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Unlinks the drained head segment. A lone copy segment that nobody else
- * holds is kept and rewound instead, so a steady trickle of small writes
- * reuses one buffer. */
+/* Unlinks the drained head segment. The last segment may be the tail,
+ * which writers append to holding only the write token: it is unlinked
+ * (or rewound, if it is a copy segment that nobody else holds, so a
+ * steady trickle of small writes reuses one buffer) only if the token is
+ * free. Otherwise it stays, drained, as the head until the next call. */
 static void drop_head(tp_pipe *p, tp__seg **garbage)
 {
     tp__seg *s = p->head;
     forget_match_cursor(p);
-    if (s == p->tail && p->tail_busy)
-        return; /* a writer is filling it; it stays, empty, as the head */
-    if (s == p->tail && !s->is_ref && atomic_load_explicit(&s->refs, memory_order_acquire) == 1) {
-        s->start = s->end = 0;
-        return;
+    tp__seg *next = tp__seg_next(s);
+    if (next == NULL) {
+        if (!tp__wtoken_try(p))
+            return;
+        /* A writer may have linked a segment, or appended to this one,
+         * before the token came free. */
+        next = tp__seg_next(s);
+        if (tp__seg_unread(s) != 0) {
+            tp__wtoken_give(p);
+            return;
+        }
+        bool stays = next == NULL && p->tail_busy; /* a large write is filling it */
+        bool rewind = next == NULL && !stays && !s->is_ref &&
+                      atomic_load_explicit(&s->refs, memory_order_acquire) == 1;
+        if (rewind) {
+            s->start = 0;
+            tp__seg_set_end(s, 0);
+        }
+        if (next == NULL && !stays && !rewind)
+            p->tail = NULL;
+        tp__wtoken_give(p);
+        if (stays || rewind)
+            return;
     }
-    p->head = s->next;
-    if (p->head == NULL)
-        p->tail = NULL;
-    s->next = *garbage;
+    p->head = next;
+    tp__seg_set_next(s, *garbage);
     *garbage = s;
+}
+
+void tp__pipe_trim_head(tp_pipe *p, tp__seg **garbage)
+{
+    while (tp__seg_unread(p->head) == 0)
+        drop_head(p, garbage);
 }
 
 void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage)
 {
     bool was_full = tp__pipe_room(p) == 0;
-    p->buffered -= n;
+    atomic_fetch_sub(&p->buffered, n);
     tp__count_add(&p->consumed, n);
     if (p->ext != NULL) {
         tp__match_cache *m = &p->ext->match;
@@ -322,10 +354,10 @@ void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage)
     }
     while (n > 0) {
         tp__seg *s = p->head;
-        size_t k = TP__MIN(n, s->end - s->start);
+        size_t k = TP__MIN(n, tp__seg_unread(s));
         s->start += k;
         n -= k;
-        if (s->start == s->end)
+        if (tp__seg_unread(s) == 0)
             drop_head(p, garbage);
     }
     /* Writers sleep only on a full pipe: wake them on full -> not full. */
@@ -338,8 +370,8 @@ void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage)
 void tp__pipe_take(tp_pipe *p, tp__iovcur *dst, size_t n, tp__seg **garbage)
 {
     size_t left = n;
-    for (tp__seg *s = p->head; left > 0; s = s->next) {
-        size_t k = TP__MIN(left, s->end - s->start);
+    for (tp__seg *s = p->head; left > 0; s = tp__seg_next(s)) {
+        size_t k = TP__MIN(left, tp__seg_unread(s));
         tp__iov_scatter(dst, s->data + s->start, k);
         left -= k;
     }
@@ -350,12 +382,12 @@ int tp_pipe_write_eof(tp_pipe *p)
 {
     if (p == NULL)
         return tp__fail(EINVAL);
-    tp__pipe_lock(p);
+    tp__pipe_lock_both(p);
     if (!p->eof) {
         p->eof = true;
         tp__pipe_changed(p, TP__WAKE_READERS | TP__WAKE_WRITERS);
     }
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock_both(p);
     return 0;
 }
 
@@ -373,17 +405,17 @@ void tp_pipe_close(tp_pipe *p)
 {
     if (p == NULL)
         return;
-    tp__pipe_lock(p);
+    tp__pipe_lock_both(p);
     if (p->closed) {
-        pthread_mutex_unlock(&p->lock);
+        tp__pipe_unlock_both(p);
         return;
     }
-    size_t discarded = p->buffered;
+    size_t discarded = tp__pipe_buffered(p);
     tp__seg *garbage = unlink_all(p);
     p->closed = p->eof = true;
     tp__pipe_changed(p, TP__WAKE_READERS | TP__WAKE_WRITERS | TP__WAKE_FLUSHERS);
     tp__pipe_signal_reader(p);
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock_both(p);
 
     tp__seg_unref_list(garbage);
     if (discarded > 0)

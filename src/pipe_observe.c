@@ -11,11 +11,12 @@ static bool read_ready(tp_pipe *p)
     const tp__ext *x = p->ext;
     if (p->closed || p->eof)
         return true;
+    size_t buffered = tp__pipe_buffered(p);
     if (x->fd_dlen == 0)
-        return p->buffered > 0;
-    if (p->buffered >= p->bsize)
+        return buffered > 0;
+    if (buffered >= p->bsize)
         return true; /* readmatch would fail with ENOBUFS */
-    return tp__pipe_find_match(p, x->fd_delim, x->fd_dlen) > 0;
+    return tp__pipe_find_match(p, x->fd_delim, x->fd_dlen, buffered) > 0;
 }
 
 void tp__pipe_update_fds(tp_pipe *p)
@@ -40,6 +41,8 @@ static int pipe_fd(tp_pipe *p, bool reader)
         if (n->rfd < 0)
             err = tp__notify_open(n);
         if (err == 0) {
+            if (!p->has_fds) /* writers must now update them on every write */
+                atomic_fetch_add(&p->watched, 1);
             p->has_fds = true;
             tp__pipe_update_fds(p);
             fd = n->rfd;
@@ -81,7 +84,7 @@ int tp_pipe_get_stats(tp_pipe *p, tp_pipe_stats *out)
 {
     if (p == NULL || out == NULL)
         return tp__fail(EINVAL);
-    tp__pipe_lock(p);
+    tp__pipe_lock_both(p); /* writers update their figures holding the token */
     if (p->ext != NULL) {
         *out = p->ext->stats;
         out->last_write = (double)p->ext->last_write_ns / 1e9;
@@ -89,9 +92,9 @@ int tp_pipe_get_stats(tp_pipe *p, tp_pipe_stats *out)
     } else {
         memset(out, 0, sizeof *out);
     }
-    out->buffered = p->buffered;
+    out->buffered = tp__pipe_buffered(p);
     out->bytes_in = tp__count(&p->published);
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock_both(p);
     return 0;
 }
 

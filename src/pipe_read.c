@@ -22,10 +22,11 @@
 /* Whether a read can go ahead without waiting: there are bytes (so the
  * pipe is not closed: closing discards them), and it is not a large
  * blocking read that had better let a few more arrive. */
-static inline bool readable_now(const tp_pipe *p, bool blocking, size_t want)
+static inline bool readable_now(tp_pipe *p, bool blocking, size_t want)
 {
-    return p->buffered > 0 &&
-           (!blocking || p->eof || want < TP__BATCH_BYTES || p->buffered >= TP__BATCH_BYTES);
+    size_t buffered = tp__pipe_buffered(p);
+    return buffered > 0 &&
+           (!blocking || p->eof || want < TP__BATCH_BYTES || buffered >= TP__BATCH_BYTES);
 }
 
 int tp__pipe_wait_readable(tp_pipe *p, bool blocking, size_t want, const tp__deadline *d)
@@ -41,14 +42,15 @@ int tp__pipe_wait_readable(tp_pipe *p, bool blocking, size_t want, const tp__dea
             err = EPIPE;
             break;
         }
-        if (blocking && !graced && !p->eof && p->buffered > 0 && want >= TP__BATCH_BYTES &&
-            p->buffered < TP__BATCH_BYTES) {
+        size_t buffered = tp__pipe_buffered(p);
+        if (blocking && !graced && !p->eof && buffered > 0 && want >= TP__BATCH_BYTES &&
+            buffered < TP__BATCH_BYTES) {
             graced = true;
             tp__pipe_grace(p, &p->rwaiters, TP__BATCH_BYTES);
             continue;
         }
-        if (p->buffered > 0 || p->eof) {
-            r = p->buffered > 0;
+        if (buffered > 0 || p->eof) {
+            r = buffered > 0;
             err = 0;
             break;
         }
@@ -77,8 +79,9 @@ static int claim_head(tp_pipe *p, size_t n, claim *claims, size_t *total)
 {
     int count = 0;
     size_t left = n;
-    for (tp__seg *s = p->head; s != NULL && left > 0 && count < TP__MAX_CLAIMS; s = s->next) {
-        size_t k = TP__MIN(left, s->end - s->start);
+    for (tp__seg *s = p->head; s != NULL && left > 0 && count < TP__MAX_CLAIMS;
+         s = tp__seg_next(s)) {
+        size_t k = TP__MIN(left, tp__seg_unread(s));
         if (k == 0)
             continue;
         tp__seg_ref(s);
@@ -116,7 +119,7 @@ ssize_t tp__pipe_read(tp_pipe *p, tp__iovcur *dst, size_t n, bool force_block,
     tp__seg *garbage = NULL;
     claim claims[TP__MAX_CLAIMS];
     int nclaims = 0;
-    size_t got = TP__MIN(n, p->buffered);
+    size_t got = TP__MIN(n, tp__pipe_buffered(p));
     if (got <= TP__READ_LOCKED_MAX) {
         tp__pipe_take(p, dst, got, &garbage);
     } else {
@@ -177,21 +180,22 @@ ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_view **v
     if (r <= 0)
         return r;
     tp__seg *garbage = NULL;
+    tp__pipe_trim_head(p, &garbage);
     tp__seg *s = p->head;
-    size_t k = TP__MIN(max, s->end - s->start);
-    /* A whole head segment that is not the tail leaves the chain (see
+    size_t k = TP__MIN(max, tp__seg_unread(s));
+    /* A whole head segment with a successor leaves the chain (see
      * drop_head): the view can take over the chain's reference rather
      * than add one that the unlink then drops, two atomic operations on a
      * line the writer just wrote. Otherwise the view's own reference also
      * keeps drop_head from rewinding the segment for reuse. */
-    bool handover = k == s->end - s->start && s != p->tail;
+    bool handover = k == tp__seg_unread(s) && tp__seg_next(s) != NULL;
     if (!handover)
         tp__seg_ref(s);
     *data = s->data + s->start;
     *view = (tp_view *)(void *)s;
     tp__pipe_consume(p, k, &garbage);
-    if (handover)
-        garbage = s->next; /* drop_head put s first on the (empty) list */
+    if (handover) /* drop_head put s first on the list */
+        garbage = atomic_load_explicit(&s->next, memory_order_relaxed);
     pthread_mutex_unlock(&p->lock);
     tp__seg_unref_list(garbage);
     return (ssize_t)k;

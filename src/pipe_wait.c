@@ -21,6 +21,7 @@ void tp__wait_init(tp__wait *w, int side, const tp__deadline *d)
     w->side = side;
     w->need = 1;
     w->spun = false;
+    w->watching = false;
     w->started = false;
     w->since = w->last_move = w->next_stall = 0;
     w->progress = 0;
@@ -121,9 +122,17 @@ void tp__pipe_grace(tp_pipe *p, unsigned *waiters, size_t need)
 {
     /* A reader waits for bytes to be published, a writer for them to be
      * consumed; either gives up as soon as the other side stops. */
-    const tp__counter *moving = waiters == &p->rwaiters ? &p->published : &p->consumed;
-    if (p->ext != NULL)
-        watch_spin_word(p, waiters, need, TP__GRACE_NS, moving);
+    bool reader = waiters == &p->rwaiters;
+    const tp__counter *moving = reader ? &p->published : &p->consumed;
+    if (p->ext == NULL)
+        return;
+    /* Counted as watching, writers that publish without the lock bump
+     * the spin word once `need` is met (see struct tp_pipe). */
+    if (reader)
+        atomic_fetch_add(&p->watched, 1);
+    watch_spin_word(p, waiters, need, TP__GRACE_NS, moving);
+    if (reader)
+        atomic_fetch_sub(&p->watched, 1);
 }
 
 /* The first wait of a call: counts it and starts its clocks. */
@@ -191,6 +200,15 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters)
         return ETIMEDOUT;
     if (!w->started)
         start_wait(p, w);
+    if (waiters == &p->rwaiters && !w->watching) {
+        /* A writer may have published without the lock since the caller
+         * looked, and seen nobody watching. Count this reader as watching
+         * first, then have the caller look again: any later write sees
+         * the count and wakes it (see struct tp_pipe). */
+        w->watching = true;
+        atomic_fetch_add(&p->watched, 1);
+        return 0;
+    }
     if (!w->spun) {
         w->spun = true;
         if (spin_for_change(p, w, waiters))
@@ -210,6 +228,8 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters)
 
 int tp__wait_end_slow(tp_pipe *p, tp__wait *w, int err)
 {
+    if (w->watching)
+        atomic_fetch_sub(&p->watched, 1);
     if (p->ext != NULL) {
         tp_pipe_stats *st = &p->ext->stats;
         if (w->started) {
@@ -234,7 +254,7 @@ int tp__wait_end_slow(tp_pipe *p, tp__wait *w, int err)
 enum wait_kind { WAIT_WRITABLE, WAIT_READABLE, WAIT_DRAINED };
 
 /* 1: the condition holds; 0: not yet; -1/EPIPE: it never will. */
-static int wait_state(const tp_pipe *p, enum wait_kind kind)
+static int wait_state(tp_pipe *p, enum wait_kind kind)
 {
     if (p->closed || (kind == WAIT_WRITABLE && p->eof)) {
         errno = EPIPE;
@@ -244,10 +264,10 @@ static int wait_state(const tp_pipe *p, enum wait_kind kind)
     case WAIT_WRITABLE:
         return tp__pipe_room(p) > 0;
     case WAIT_READABLE:
-        return p->buffered > 0 || p->eof;
+        return tp__pipe_buffered(p) > 0 || p->eof;
     case WAIT_DRAINED:
     default:
-        return p->buffered == 0;
+        return tp__pipe_buffered(p) == 0;
     }
 }
 
@@ -313,7 +333,7 @@ int tp_pipe_flush(tp_pipe *p)
             err = EPIPE;
             break;
         }
-        if (p->buffered == 0)
+        if (tp__pipe_buffered(p) == 0)
             break;
         if (!p->wblocking) {
             err = EAGAIN;

@@ -1,6 +1,8 @@
 /* pipe_write.c - the write side of a tp_pipe: copying writes (small ones
  * under the lock, large ones copied outside it into private segments),
- * their vectored and timed forms, and zero-copy write_ref. */
+ * their vectored and timed forms, and zero-copy write_ref. A small write
+ * that fits the tail segment, and a write_ref, usually take only the
+ * write token (see struct tp_pipe in internal.h). */
 #include "internal.h"
 
 #include <string.h>
@@ -13,7 +15,7 @@
  * wait for another writer's copy, bounded, happens even on a non-blocking
  * end). `want` is how much the caller would like to write. Returns the
  * room (> 0), or -1 with errno EPIPE, EAGAIN or ETIMEDOUT. Called and
- * returns locked. */
+ * returns with both locks held; lets go of the token while it waits. */
 static ssize_t wait_room(tp_pipe *p, double timeout, size_t want)
 {
     static const tp__deadline forever = {TP__DL_FOREVER, {0, 0}};
@@ -46,7 +48,9 @@ static ssize_t wait_room(tp_pipe *p, double timeout, size_t want)
                  * read_view one segment): let it free a batch, so the
                  * two sides do not trade the lock for every sliver. */
                 drained = true;
+                tp__wtoken_give(p);
                 tp__pipe_grace(p, &p->wwaiters, batch);
+                tp__wtoken_take(p);
                 continue;
             }
             err = 0;
@@ -63,39 +67,63 @@ static ssize_t wait_room(tp_pipe *p, double timeout, size_t want)
         /* Waiting for another writer's copy is short and not a wait for
          * the reader: no timeout applies, even on a non-blocking end. */
         w.deadline = room > 0 ? &forever : d;
+        tp__wtoken_give(p);
         timed_out = tp__pipe_sleep(p, &w, &p->wwaiters) == ETIMEDOUT;
+        tp__wtoken_take(p);
     }
     if (tp__wait_end(p, &w, err) < 0)
         return -1;
     return room > SSIZE_MAX ? SSIZE_MAX : (ssize_t)room;
 }
 
-/* Makes n more bytes readable and wakes readers that wait. */
+/* Makes n more bytes readable (the write token held): the bytes and the
+ * links to them are in place, and the count's sequentially consistent
+ * increment publishes them. Waking readers is up to the caller. */
 static void publish(tp_pipe *p, size_t n)
 {
-    p->buffered += n;
     tp__count_add(&p->published, n);
+    size_t buffered = atomic_fetch_add(&p->buffered, n) + n;
     tp_pipe_stats *st = &p->ext->stats;
     st->writes++; /* bytes_in is `published`, filled in by tp_pipe_get_stats */
     p->ext->last_write_ns = tp__now_coarse_ns();
-    if (p->buffered > st->peak_buffered)
-        st->peak_buffered = p->buffered;
+    if (buffered > st->peak_buffered)
+        st->peak_buffered = buffered;
+}
+
+/* Publishes with both locks held, waking the readers that wait. */
+static void publish_locked(tp_pipe *p, size_t n)
+{
+    publish(p, n);
     tp__pipe_changed(p, TP__WAKE_READERS);
+}
+
+/* After publishing with only the token (given back by now): a reader
+ * that counted itself as watching before the increment is woken under
+ * the lock; one that counted itself later sees the bytes when it looks
+ * again. */
+static void tell_readers_unlocked(tp_pipe *p)
+{
+    if (atomic_load(&p->watched) == 0)
+        return;
+    tp__pipe_lock(p);
+    tp__pipe_changed(p, TP__WAKE_READERS);
+    pthread_mutex_unlock(&p->lock);
 }
 
 /* Appends a chain [first..last] after the tail. A drained tail left
  * behind for reuse is dropped first so the head always holds data. */
 static void link_chain(tp_pipe *p, tp__seg *first, tp__seg *last, tp__seg **garbage)
 {
-    if (p->tail != NULL && p->tail->start == p->tail->end) {
-        /* Drained and rewound: it is the only segment. */
-        p->tail->next = *garbage;
+    /* A drained tail is the only segment (with both locks held, nothing
+     * can be behind it or be added to it). */
+    if (p->tail != NULL && tp__seg_unread(p->tail) == 0) {
+        tp__seg_set_next(p->tail, *garbage);
         *garbage = p->tail;
         p->head = p->tail = NULL;
         p->ext->match.seg = NULL;
     }
     if (p->tail != NULL)
-        p->tail->next = first;
+        tp__seg_set_next(p->tail, first);
     else
         p->head = first;
     p->tail = last;
@@ -120,23 +148,24 @@ static size_t small_segment_cap(tp_pipe *p, size_t need)
     return need > x->grow_cap ? need : x->grow_cap;
 }
 
-/* Copies n bytes from the cursor into the tail under the lock, adding
+/* Copies n bytes from the cursor into the tail under both locks, adding
  * segments as it fills. Returns the bytes copied (fewer only on ENOMEM). */
 static size_t append_locked(tp_pipe *p, tp__iovcur *src, size_t n, tp__seg **garbage)
 {
     size_t done = 0;
     while (done < n) {
         tp__seg *t = p->tail;
-        if (t == NULL || t->is_ref || t->end == t->cap) {
+        if (t == NULL || t->is_ref || tp__seg_end(t) == t->cap) {
             tp__seg *s = tp__seg_new_copy(p->pool, small_segment_cap(p, n - done));
             if (s == NULL)
                 break;
             link_chain(p, s, s, garbage);
             t = s;
         }
-        size_t k = TP__MIN(n - done, t->cap - t->end);
-        tp__iov_gather(src, t->data + t->end, k);
-        t->end += k;
+        size_t end = tp__seg_end(t);
+        size_t k = TP__MIN(n - done, t->cap - end);
+        tp__iov_gather(src, t->data + end, k);
+        tp__seg_set_end(t, end + k);
         done += k;
     }
     return done;
@@ -158,10 +187,10 @@ static tp__seg *copy_to_chain(tp__pool *pool, tp__iovcur *src, size_t n, tp__seg
         }
         size_t k = TP__MIN(n - done, s->cap);
         tp__iov_gather(src, s->data, k);
-        s->end = k;
+        tp__seg_set_end(s, k);
         done += k;
         if (tail != NULL)
-            tail->next = s;
+            tp__seg_set_next(tail, s);
         else
             first = s;
         tail = s;
@@ -179,18 +208,18 @@ typedef struct big_write {
     size_t at, fill;
 } big_write;
 
-/* Under the lock: reserves room and the tail for a large write. */
+/* Under both locks: reserves room and the tail for a large write. */
 static void reserve(tp_pipe *p, size_t k, big_write *bw)
 {
     tp__seg *t = p->tail;
     bw->k = k;
     bw->tail = NULL;
     bw->at = bw->fill = 0;
-    if (t != NULL && !t->is_ref && t->end < t->cap) {
+    if (t != NULL && !t->is_ref && tp__seg_end(t) < t->cap) {
         tp__seg_ref(t); /* a close may unlink it while we copy */
         bw->tail = t;
-        bw->at = t->end;
-        bw->fill = TP__MIN(k, t->cap - t->end);
+        bw->at = tp__seg_end(t);
+        bw->fill = TP__MIN(k, t->cap - bw->at);
     }
     p->reserved += k;
     p->tail_busy = true;
@@ -208,7 +237,7 @@ static ssize_t write_reserved(tp_pipe *p, tp__iovcur *src, const big_write *bw)
         chain = copy_to_chain(p->pool, src, rest, &last);
     int err = (rest > 0 && chain == NULL) ? ENOMEM : 0;
 
-    tp__pipe_lock(p);
+    tp__pipe_lock_both(p);
     p->reserved -= bw->k;
     p->tail_busy = false;
     if (err == 0 && (p->closed || p->eof)) {
@@ -216,14 +245,14 @@ static ssize_t write_reserved(tp_pipe *p, tp__iovcur *src, const big_write *bw)
         err = EPIPE;
         garbage = chain;
     } else if (err == 0) {
-        if (bw->fill > 0)
-            bw->tail->end += bw->fill; /* still the tail: nobody could move it */
+        if (bw->fill > 0) /* still the tail: nobody could move it */
+            tp__seg_set_end(bw->tail, bw->at + bw->fill);
         if (chain != NULL)
             link_chain(p, chain, last, &garbage);
-        publish(p, bw->k);
+        publish_locked(p, bw->k);
     }
     tp__pipe_changed(p, TP__WAKE_WRITERS); /* the tail (and any unused room) is free */
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock_both(p);
 
     if (bw->tail != NULL)
         tp__seg_unref(bw->tail);
@@ -247,36 +276,58 @@ static ssize_t zero_write(tp_pipe *p, tp_release_fn release, void *ctx)
 
 /* Whether a small write of n bytes fits the tail segment's free space
  * with nothing in the way: no wait, no new segment, no other writer's
- * copy in progress (eof covers closed: tp_pipe_close sets both). */
-static inline bool fits_tail(const tp_pipe *p, size_t n)
+ * copy in progress (eof covers closed: tp_pipe_close sets both). The
+ * write token held. */
+static inline bool fits_tail(tp_pipe *p, size_t n)
 {
-    const tp__seg *t = p->tail;
-    return n <= TP__COPY_LOCKED_MAX && t != NULL && !t->is_ref && t->cap - t->end >= n &&
+    tp__seg *t = p->tail;
+    return n <= TP__COPY_LOCKED_MAX && t != NULL && !t->is_ref && t->cap - tp__seg_end(t) >= n &&
            !p->tail_busy && !p->eof && tp__pipe_room(p) >= n;
 }
 
+/* The common small write, with the write token alone: it fits the tail
+ * and nothing is in the way. Returns whether it wrote. */
+static bool write_fast(tp_pipe *p, const void *buf, size_t n)
+{
+    if (!tp__wtoken_try(p))
+        return false; /* another writer is busy: queue on the lock */
+    bool fits = fits_tail(p, n);
+    if (fits) {
+        tp__seg *t = p->tail;
+        size_t end = tp__seg_end(t);
+        memcpy(t->data + end, buf, n);
+        tp__seg_set_end(t, end + n);
+        publish(p, n);
+    }
+    tp__wtoken_give(p);
+    if (fits)
+        tell_readers_unlocked(p);
+    return fits;
+}
+
 /* Every copying write of n > 0 bytes from the cursor, waiting up to
- * timeout seconds (not NaN). Called locked, returns unlocked. */
+ * timeout seconds (not NaN). Called with both locks held, returns with
+ * neither. */
 static ssize_t write_copy_locked(tp_pipe *p, tp__iovcur *src, size_t n, double timeout)
 {
     tp__seg *garbage = NULL;
     ssize_t room = wait_room(p, timeout, n);
     int err = room < 0 ? errno : tp__pipe_ensure_pool(p);
     if (err != 0) {
-        pthread_mutex_unlock(&p->lock);
+        tp__pipe_unlock_both(p);
         return tp__fail(err);
     }
     size_t k = TP__MIN(n, (size_t)room);
     if (k > TP__COPY_LOCKED_MAX) {
         big_write bw;
         reserve(p, k, &bw);
-        pthread_mutex_unlock(&p->lock);
+        tp__pipe_unlock_both(p);
         return write_reserved(p, src, &bw);
     }
     size_t done = append_locked(p, src, k, &garbage);
     if (done > 0)
-        publish(p, done);
-    pthread_mutex_unlock(&p->lock);
+        publish_locked(p, done);
+    tp__pipe_unlock_both(p);
     tp__seg_unref_list(garbage);
     return done > 0 ? (ssize_t)done : tp__fail(ENOMEM);
 }
@@ -287,15 +338,9 @@ ssize_t tp_pipe_write_timed(tp_pipe *p, const void *buf, size_t n, double timeou
         return tp__fail(EINVAL);
     if (n == 0)
         return zero_write(p, NULL, NULL);
-    tp__pipe_lock(p);
-    if (fits_tail(p, n)) {
-        /* The common small write, kept short. */
-        memcpy(p->tail->data + p->tail->end, buf, n);
-        p->tail->end += n;
-        publish(p, n);
-        pthread_mutex_unlock(&p->lock);
+    if (n <= TP__COPY_LOCKED_MAX && write_fast(p, buf, n))
         return (ssize_t)n;
-    }
+    tp__pipe_lock_both(p);
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
     struct iovec one = {(void *)(uintptr_t)buf, n};
@@ -316,8 +361,31 @@ ssize_t tp_pipe_writev(tp_pipe *p, const struct iovec *iov, int iovcnt)
     if (n == 0)
         return zero_write(p, NULL, NULL);
     tp__iovcur src = {iov, iovcnt, 0};
-    tp__pipe_lock(p);
+    tp__pipe_lock_both(p);
     return write_copy_locked(p, &src, n, p->timeout);
+}
+
+/* A write_ref with the write token alone: there is a tail to link after
+ * (the empty pipe's first link sets the head, under the lock) and room.
+ * Returns whether it wrote. */
+static bool write_ref_fast(tp_pipe *p, const void *buf, size_t n, tp_release_fn release,
+                           void *ctx)
+{
+    if (!tp__wtoken_try(p))
+        return false;
+    tp__seg *t = p->tail, *s = NULL;
+    if (t != NULL && !p->tail_busy && !p->eof && tp__pipe_room(p) > 0)
+        s = tp__seg_new_ref(p->pool, buf, n, release, ctx);
+    if (s != NULL) {
+        /* The last touch of t: once linked, a reader may unlink it. */
+        tp__seg_set_next(t, s);
+        p->tail = s;
+        publish(p, n);
+    }
+    tp__wtoken_give(p);
+    if (s != NULL)
+        tell_readers_unlocked(p);
+    return s != NULL;
 }
 
 ssize_t tp_pipe_write_ref(tp_pipe *p, const void *buf, size_t n, tp_release_fn release, void *ctx)
@@ -326,19 +394,21 @@ ssize_t tp_pipe_write_ref(tp_pipe *p, const void *buf, size_t n, tp_release_fn r
         return tp__fail(EINVAL);
     if (n == 0)
         return zero_write(p, release, ctx);
+    if (write_ref_fast(p, buf, n, release, ctx))
+        return (ssize_t)n;
     tp__seg *garbage = NULL;
-    tp__pipe_lock(p);
+    tp__pipe_lock_both(p);
     /* Any room takes the whole buffer; n only sizes the batch to wait for. */
     ssize_t room = wait_room(p, p->timeout, n);
     int err = room < 0 ? errno : tp__pipe_ensure_pool(p);
     tp__seg *s = err == 0 ? tp__seg_new_ref(p->pool, buf, n, release, ctx) : NULL;
     if (s == NULL) {
-        pthread_mutex_unlock(&p->lock);
+        tp__pipe_unlock_both(p);
         return tp__fail(err ? err : ENOMEM);
     }
     link_chain(p, s, s, &garbage);
-    publish(p, n);
-    pthread_mutex_unlock(&p->lock);
+    publish_locked(p, n);
+    tp__pipe_unlock_both(p);
     tp__seg_unref_list(garbage);
     return (ssize_t)n;
 }

@@ -18,21 +18,23 @@ static inline bool same_bytes(const void *a, const void *b, size_t n)
 }
 
 /* Compares the delimiter against the stream starting at s->data[idx],
- * crossing into later segments. 1: match; 0: mismatch; -1: the buffered
- * bytes end before the comparison could finish. */
-static int match_at(const tp__seg *s, size_t idx, const unsigned char *d, size_t dlen)
+ * crossing into later segments, looking at `left` bytes at most. 1:
+ * match; 0: mismatch; -1: the bytes end before the comparison could
+ * finish. */
+static int match_at(tp__seg *s, size_t idx, size_t left, const unsigned char *d, size_t dlen)
 {
-    if (s->end - idx >= dlen) /* the usual case: all in one segment */
+    if (left >= dlen && tp__seg_end(s) - idx >= dlen) /* the usual case: one segment */
         return same_bytes(s->data + idx, d, dlen);
     size_t done = 0;
     while (done < dlen) {
-        if (s == NULL)
+        if (s == NULL || left == 0)
             return -1;
-        size_t k = TP__MIN(dlen - done, s->end - idx);
+        size_t k = TP__MIN(TP__MIN(dlen - done, tp__seg_end(s) - idx), left);
         if (!same_bytes(s->data + idx, d + done, k))
             return 0;
         done += k;
-        s = s->next;
+        left -= k;
+        s = tp__seg_next(s);
         if (s != NULL)
             idx = s->start;
     }
@@ -55,37 +57,41 @@ static void seek_cursor(tp_pipe *p, tp__match_cache *m, const unsigned char *d, 
         return;
     size_t skip = m->scanned;
     tp__seg *s = p->head;
-    while (s != NULL && skip >= s->end - s->start && s->next != NULL) {
-        skip -= s->end - s->start;
-        s = s->next;
+    while (s != NULL && skip >= tp__seg_unread(s) && tp__seg_next(s) != NULL) {
+        skip -= tp__seg_unread(s);
+        s = tp__seg_next(s);
     }
     m->seg = s;
     m->idx = s ? s->start + skip : 0;
 }
 
-size_t tp__pipe_find_match(tp_pipe *p, const unsigned char *d, size_t dlen)
+size_t tp__pipe_find_match(tp_pipe *p, const unsigned char *d, size_t dlen, size_t avail)
 {
     tp__match_cache *m = &p->ext->match;
     seek_cursor(p, m, d, dlen);
     tp__seg *s = m->seg;
     size_t idx = m->idx;
     size_t pos = m->scanned;
-    while (s != NULL) {
-        const char *hit = memchr(s->data + idx, d[0], s->end - idx);
+    while (s != NULL && pos < avail) {
+        /* A writer may be appending to the tail: look no further than
+         * the bytes counted in `avail`. */
+        size_t span = TP__MIN(tp__seg_end(s) - idx, avail - pos);
+        const char *hit = memchr(s->data + idx, d[0], span);
         if (hit == NULL) {
-            pos += s->end - idx;
-            if (s->next == NULL) {
-                idx = s->end;
+            pos += span;
+            tp__seg *next = tp__seg_next(s);
+            if (next == NULL || pos == avail) {
+                idx += span;
                 break;
             }
-            s = s->next;
+            s = next;
             idx = s->start;
             continue;
         }
         size_t at = (size_t)(hit - s->data);
         pos += at - idx;
         idx = at;
-        int r = match_at(s, idx, d, dlen);
+        int r = match_at(s, idx, avail - pos, d, dlen);
         if (r > 0)
             return pos + dlen;
         if (r < 0)
@@ -129,12 +135,12 @@ static ssize_t take_line(tp_pipe *p, size_t len, const line_sink *sink, tp__seg 
 
 /* One look for a line. Returns >0 (taken), 0 (EOF, none), -1 with errno
  * (EPIPE, ENOBUFS, EMSGSIZE, ENOMEM), or -2: nothing yet, worth waiting. */
-static ssize_t try_line(tp_pipe *p, const unsigned char *d, size_t dlen, const line_sink *sink,
-                        tp__seg **garbage)
+static ssize_t try_line(tp_pipe *p, const unsigned char *d, size_t dlen, size_t avail,
+                        const line_sink *sink, tp__seg **garbage)
 {
     if (p->closed)
         return tp__fail(EPIPE);
-    size_t len = tp__pipe_find_match(p, d, dlen);
+    size_t len = tp__pipe_find_match(p, d, dlen, avail);
     if (len > 0) {
         ssize_t r = take_line(p, len, sink, garbage);
         if (r > 0)
@@ -143,9 +149,9 @@ static ssize_t try_line(tp_pipe *p, const unsigned char *d, size_t dlen, const l
     }
     if (p->eof)
         return 0;
-    if (sink->out == NULL && p->buffered >= sink->cap)
+    if (sink->out == NULL && avail >= sink->cap)
         return tp__fail(EMSGSIZE); /* the line cannot fit the caller's buffer */
-    if (p->buffered >= p->bsize) {
+    if (avail >= p->bsize) {
         p->ext->stats.enobufs++;
         return tp__fail(ENOBUFS);
     }
@@ -175,7 +181,9 @@ static ssize_t readmatch(tp_pipe *p, const void *match, size_t mlen, const line_
     }
     uint64_t progress = tp__count(&p->published);
     for (bool timed_out = false;;) {
-        r = try_line(p, d, dlen, sink, &garbage);
+        /* What this look covers: writers may add more meanwhile. */
+        size_t avail = tp__pipe_buffered(p);
+        r = try_line(p, d, dlen, avail, sink, &garbage);
         if (r != -2) {
             err = r < 0 ? errno : 0;
             break;
@@ -194,7 +202,7 @@ static ssize_t readmatch(tp_pipe *p, const void *match, size_t mlen, const line_
             err = ETIMEDOUT;
             break;
         }
-        w.need = p->buffered + 1; /* any new byte may complete the line */
+        w.need = avail + 1; /* any new byte may complete the line */
         timed_out = tp__pipe_sleep(p, &w, &p->rwaiters) == ETIMEDOUT;
     }
     /* ENOBUFS and friends are not waits; only count the wait's time. */

@@ -23,7 +23,7 @@ static bool stack_push(tp__stack *st, tp__seg *s, size_t max)
     }
     tp__seg *top = atomic_load_explicit(&st->top, memory_order_relaxed);
     do
-        s->next = top;
+        atomic_store_explicit(&s->next, top, memory_order_relaxed);
     while (!atomic_compare_exchange_weak_explicit(&st->top, &top, s, memory_order_release,
                                                   memory_order_relaxed));
     return true;
@@ -35,9 +35,10 @@ static tp__seg *stack_pop(tp__stack *st)
     tp__seg *top = atomic_load_explicit(&st->top, memory_order_acquire);
     /* top->next is stable: only this thread takes nodes off, and pushers
      * write the next field of their own node before publishing it. */
-    while (top != NULL && !atomic_compare_exchange_weak_explicit(
-                              &st->top, &top, top->next, memory_order_acquire,
-                              memory_order_acquire))
+    while (top != NULL &&
+           !atomic_compare_exchange_weak_explicit(
+               &st->top, &top, atomic_load_explicit(&top->next, memory_order_relaxed),
+               memory_order_acquire, memory_order_acquire))
         ;
     if (top != NULL)
         atomic_fetch_sub_explicit(&st->count, 1, memory_order_relaxed);
@@ -54,7 +55,7 @@ static void stack_free(tp__stack *st)
 {
     tp__seg *s = atomic_load_explicit(&st->top, memory_order_acquire);
     while (s != NULL) {
-        tp__seg *next = s->next;
+        tp__seg *next = atomic_load_explicit(&s->next, memory_order_relaxed);
         tp__free(s);
         s = next;
     }
@@ -102,8 +103,9 @@ static tp__seg *pool_get(tp__pool *pool, tp__stack *st, size_t size)
 
 static void seg_init(tp__seg *s, tp__pool *pool)
 {
-    s->next = NULL;
-    s->start = s->end = 0;
+    atomic_init(&s->next, NULL);
+    s->start = 0;
+    atomic_init(&s->end, 0);
     atomic_init(&s->refs, 1);
     s->release = NULL;
     s->ctx = NULL;
@@ -139,7 +141,8 @@ tp__seg *tp__seg_new_ref(tp__pool *pool, const void *buf, size_t n, tp_release_f
     s->is_ref = true;
     /* The caller's bytes are never written through this pointer. */
     s->data = (char *)(uintptr_t)buf;
-    s->cap = s->end = n;
+    s->cap = n;
+    atomic_init(&s->end, n);
     s->release = release;
     s->ctx = ctx;
     return s;
@@ -178,7 +181,7 @@ void tp__seg_unref_some(tp__seg *list)
 {
     int saved = errno;
     while (list != NULL) {
-        tp__seg *next = list->next;
+        tp__seg *next = atomic_load_explicit(&list->next, memory_order_relaxed);
         tp__seg_unref(list);
         list = next;
     }
