@@ -148,14 +148,24 @@ typedef struct tp__stack {
  * holder of the write token, or the large write that set tail_busy (which
  * keeps every other write waiting). Pushes come from anywhere.
  *
+ * Ref descriptors go back on a plain list that the popper takes whole
+ * when its own runs out: one atomic exchange for a batch instead of a
+ * compare-and-swap per pop on a line the releasing thread just wrote.
+ * The pool keeps as many descriptors as were ever in flight at once.
+ *
  * The pool outlives the pipe while any segment is still out (held by a
  * view): `users` counts the segments out plus one for the pipe, and
- * whoever drops it to zero frees the pool. */
+ * whoever drops it to zero frees the pool. The popper counts segments out
+ * in advance, a batch at a time (`credit`), for the same reason. */
 typedef struct tp__pool {
     size_t seg_cap;             /* data bytes of a copy segment */
     size_t max_free_copy;       /* copy segments kept for reuse */
+    /* The popper's own. */
+    tp__seg *own_ref;           /* descriptors taken from free_ref, ready */
+    size_t credit;              /* users counted for segments not yet out */
+    char pad[64];               /* the rest is written by releasing threads */
     tp__stack free_copy;        /* full-size copy segments */
-    tp__stack free_ref;         /* ref segment descriptors */
+    _Atomic(tp__seg *) free_ref; /* released ref descriptors */
     atomic_size_t users;
 } tp__pool;
 
@@ -277,9 +287,9 @@ typedef struct tp__match_cache {
  * so an unused pipe stays small. Guarded by the pipe lock. */
 typedef struct tp__ext {
     tp__match_cache match;
-    tp_pipe_stats stats;       /* everything but what tp_pipe_get_stats derives */
-    uint64_t last_write_ns;    /* tp__now_coarse_ns of the last write */
-    uint64_t last_read_ns;     /* ... and of the last read */
+    /* Everything but what tp_pipe_get_stats derives or finds in `w`. */
+    tp_pipe_stats stats;
+    uint64_t last_read_ns;     /* tp__now_coarse_ns of the last read */
     tp__notify rnotify;        /* tp_pipe_read_fd */
     tp__notify wnotify;        /* tp_pipe_write_fd */
     size_t fd_dlen;            /* line-aware read readiness; 0: off */
@@ -287,7 +297,16 @@ typedef struct tp__ext {
     tp_stall_fn stall_fn;
     void *stall_ctx;
     double stall_after;
-    size_t grow_cap;           /* size of the next small-write segment */
+    /* What writes update, under the write token, on lines of their own:
+     * the reader updates its figures on every call too, and sharing a
+     * line would cost each side a miss per call. */
+    char pad_writer[64];
+    struct {
+        uint64_t writes;           /* the stats' `writes` */
+        size_t peak_buffered;      /* the stats' `peak_buffered` */
+        uint64_t last_write_ns;    /* tp__now_coarse_ns of the last write */
+        size_t grow_cap;           /* size of the next small-write segment */
+    } w;
     /* Spinning waiters watch this word and nothing else. The padding keeps
      * it alone on its cache line: watching it must not pull in the lines
      * the other side writes on every call, or each call pays a miss. */
@@ -317,39 +336,49 @@ typedef struct tp__ext {
  * Lock order: the pipe lock, then the token. Nobody sleeps or takes the
  * pipe lock while holding the token. */
 struct tp_pipe {
+    /* Fields are grouped by who writes them on every call, the reader
+     * first, then both sides, then the writer, so that a writer streaming
+     * to a reader does not pull in the reader's lines (and back). */
+
+    /* -- the reader's: the lock and what reads change -- */
     pthread_mutex_t lock;
-    /* One condition for every waiter: a pipe is rarely both empty and full,
-     * so readers and writers seldom sleep at the same time, and each kind
-     * is woken only on a transition it waits for (see the waiter counts). */
-    pthread_cond_t changed;
     tp__seg *head;           /* the oldest unread bytes; lock */
-    tp__seg *tail;           /* where writes append; token */
-    atomic_size_t buffered;  /* unread bytes in the chain: see above */
-    size_t reserved;         /* bytes being copied in by writers, not yet linked; lock + token */
-    size_t bsize;            /* read-only after creation */
-    tp__counter published;   /* bytes ever made readable: readmatch's progress clock; token */
     tp__counter consumed;    /* bytes ever read or discarded: flush's progress clock */
     unsigned rwaiters, wwaiters, fwaiters; /* threads asleep for data, room, drain */
     unsigned rspinners, wspinners, fspinners; /* threads spinning for the same */
     size_t rspin_need;       /* buffered bytes that end a reader's spin */
     size_t wspin_need;       /* room that ends a writer's spin */
     unsigned spin_ns;        /* adaptive spin budget before sleeping */
-    atomic_uint wtoken;      /* the write token: 1 while held */
-    atomic_uint watched;     /* readers waiting for bytes, + 1 once fds exist */
     bool rblocking, wblocking;
-    bool eof, closed;        /* lock + token */
     bool has_fds;            /* a readiness descriptor was asked for (known from
                               * ext too; kept here so that the check every call
                               * makes stays on the pipe's own cache lines) */
+    tp_event *rflag;
+    double timeout;          /* read-only after creation */
+    char *name;              /* read-only after creation */
+    /* One condition for every waiter: a pipe is rarely both empty and full,
+     * so readers and writers seldom sleep at the same time, and each kind
+     * is woken only on a transition it waits for (see the waiter counts).
+     * Touched only by sleepers and their wakers: it keeps the groups apart. */
+    pthread_cond_t changed;
+
+    /* -- both sides' -- */
+    atomic_size_t buffered;  /* unread bytes in the chain: see above */
+    atomic_uint watched;     /* readers waiting for bytes, + 1 once fds exist */
+
+    /* -- the writer's -- */
+    atomic_uint wtoken;      /* the write token: 1 while held */
+    tp__seg *tail;           /* where writes append; token */
+    tp__counter published;   /* bytes ever made readable: readmatch's progress clock; token */
+    size_t reserved;         /* bytes being copied in by writers, not yet linked; lock + token */
+    size_t bsize;            /* read-only after creation */
+    tp__pool *pool;          /* created at the first write; lock + token */
+    tp__ext *ext;            /* created on first need */
+    bool eof, closed;        /* lock + token */
     /* A large write is filling the tail's free space outside both locks:
      * other writers wait, and readers neither rewind nor unlink the tail.
      * Lock + token. */
     bool tail_busy;
-    double timeout;          /* read-only after creation */
-    tp_event *rflag;
-    tp__pool *pool;          /* created at the first write; lock + token */
-    tp__ext *ext;            /* created on first need */
-    char *name;              /* read-only after creation */
 };
 
 /* Unread bytes (sequentially consistent: see `watched`). */

@@ -106,7 +106,7 @@ int tp__pipe_make_ext(tp_pipe *p)
     memset(ext, 0, sizeof *ext);
     atomic_init(&ext->seq, 0);
     ext->rnotify = ext->wnotify = (tp__notify)TP__NOTIFY_NONE;
-    ext->stats.peak_buffered = tp__pipe_buffered(p);
+    ext->w.peak_buffered = tp__pipe_buffered(p);
     p->ext = ext;
     return 0;
 }

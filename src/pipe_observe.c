@@ -87,7 +87,9 @@ int tp_pipe_get_stats(tp_pipe *p, tp_pipe_stats *out)
     tp__pipe_lock_both(p); /* writers update their figures holding the token */
     if (p->ext != NULL) {
         *out = p->ext->stats;
-        out->last_write = (double)p->ext->last_write_ns / 1e9;
+        out->writes = p->ext->w.writes;
+        out->peak_buffered = p->ext->w.peak_buffered;
+        out->last_write = (double)p->ext->w.last_write_ns / 1e9;
         out->last_read = (double)p->ext->last_read_ns / 1e9;
     } else {
         memset(out, 0, sizeof *out);

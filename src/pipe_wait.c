@@ -87,6 +87,10 @@ static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, un
             if (now_moved == moved)
                 break;
             moved = now_moved;
+            /* Writers that publish without the lock bump the word only
+             * for watching readers: a grace looks for itself. */
+            if (moving == &p->published && tp__pipe_buffered(p) >= need)
+                break;
         }
     }
     tp__pipe_lock(p);
@@ -124,15 +128,8 @@ void tp__pipe_grace(tp_pipe *p, unsigned *waiters, size_t need)
      * consumed; either gives up as soon as the other side stops. */
     bool reader = waiters == &p->rwaiters;
     const tp__counter *moving = reader ? &p->published : &p->consumed;
-    if (p->ext == NULL)
-        return;
-    /* Counted as watching, writers that publish without the lock bump
-     * the spin word once `need` is met (see struct tp_pipe). */
-    if (reader)
-        atomic_fetch_add(&p->watched, 1);
-    watch_spin_word(p, waiters, need, TP__GRACE_NS, moving);
-    if (reader)
-        atomic_fetch_sub(&p->watched, 1);
+    if (p->ext != NULL)
+        watch_spin_word(p, waiters, need, TP__GRACE_NS, moving);
 }
 
 /* The first wait of a call: counts it and starts its clocks. */

@@ -83,11 +83,11 @@ static void publish(tp_pipe *p, size_t n)
 {
     tp__count_add(&p->published, n);
     size_t buffered = atomic_fetch_add(&p->buffered, n) + n;
-    tp_pipe_stats *st = &p->ext->stats;
-    st->writes++; /* bytes_in is `published`, filled in by tp_pipe_get_stats */
-    p->ext->last_write_ns = tp__now_coarse_ns();
-    if (buffered > st->peak_buffered)
-        st->peak_buffered = buffered;
+    tp__ext *x = p->ext;
+    x->w.writes++; /* bytes_in is `published`, filled in by tp_pipe_get_stats */
+    x->w.last_write_ns = tp__now_coarse_ns();
+    if (buffered > x->w.peak_buffered)
+        x->w.peak_buffered = buffered;
 }
 
 /* Publishes with both locks held, waking the readers that wait. */
@@ -141,11 +141,11 @@ static size_t small_segment_cap(tp_pipe *p, size_t need)
     tp__ext *x = p->ext;
     /* A drained pipe (no tail) keeps the size it had grown to. */
     bool filled_run = p->tail == NULL || !p->tail->is_ref;
-    if (!filled_run || x->grow_cap < TP__SEG_START)
-        x->grow_cap = TP__SEG_START;
-    else if (x->grow_cap < p->pool->seg_cap)
-        x->grow_cap *= 2;
-    return need > x->grow_cap ? need : x->grow_cap;
+    if (!filled_run || x->w.grow_cap < TP__SEG_START)
+        x->w.grow_cap = TP__SEG_START;
+    else if (x->w.grow_cap < p->pool->seg_cap)
+        x->w.grow_cap *= 2;
+    return need > x->w.grow_cap ? need : x->w.grow_cap;
 }
 
 /* Copies n bytes from the cursor into the tail under both locks, adding

@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-/* Ref-segment descriptors kept for reuse by one pool. */
-#define TP__MAX_FREE_REF 64
+/* Segments the popper counts as out in one go (see tp__pool). */
+#define TP__CREDIT_BATCH 64
 
 static void stack_init(tp__stack *st)
 {
@@ -50,10 +50,9 @@ static bool stack_empty(tp__stack *st)
     return atomic_load_explicit(&st->top, memory_order_relaxed) == NULL;
 }
 
-/* Frees every node (nobody else can touch the stack any more). */
-static void stack_free(tp__stack *st)
+/* Frees every segment of a list linked through next. */
+static void free_list(tp__seg *s)
 {
-    tp__seg *s = atomic_load_explicit(&st->top, memory_order_acquire);
     while (s != NULL) {
         tp__seg *next = atomic_load_explicit(&s->next, memory_order_relaxed);
         tp__free(s);
@@ -68,36 +67,69 @@ tp__pool *tp__pool_new(size_t seg_cap, size_t max_free_copy)
         return NULL;
     pool->seg_cap = seg_cap;
     pool->max_free_copy = max_free_copy;
+    pool->own_ref = NULL;
+    pool->credit = 0;
     stack_init(&pool->free_copy);
-    stack_init(&pool->free_ref);
+    atomic_init(&pool->free_ref, NULL);
     atomic_init(&pool->users, 1); /* the pipe */
     return pool;
 }
 
-/* Drops one user; the last one frees the pool and what it kept. */
-static void pool_leave(tp__pool *pool)
+/* Drops n users; the last one frees the pool and what it kept. */
+static void pool_leave(tp__pool *pool, size_t n)
 {
-    if (atomic_fetch_sub_explicit(&pool->users, 1, memory_order_acq_rel) != 1)
+    if (atomic_fetch_sub_explicit(&pool->users, n, memory_order_acq_rel) != n)
         return;
-    stack_free(&pool->free_copy);
-    stack_free(&pool->free_ref);
+    free_list(atomic_load_explicit(&pool->free_copy.top, memory_order_acquire));
+    free_list(atomic_load_explicit(&pool->free_ref, memory_order_acquire));
+    free_list(pool->own_ref);
     tp__free(pool);
 }
 
 void tp__pool_orphan(tp__pool *pool)
 {
     if (pool != NULL)
-        pool_leave(pool);
+        pool_leave(pool, 1 + pool->credit); /* the pipe, and what it counted ahead */
 }
 
-/* Pops a recycled segment from `st` (if not NULL), or allocates one of
- * `size` bytes. */
-static tp__seg *pool_get(tp__pool *pool, tp__stack *st, size_t size)
+/* Counts one more segment out (the popper only). */
+static void count_out(tp__pool *pool)
 {
-    tp__seg *s = st ? stack_pop(st) : NULL;
-    if (s == NULL && (s = tp__malloc(size)) == NULL)
-        return NULL;
-    atomic_fetch_add_explicit(&pool->users, 1, memory_order_relaxed);
+    if (pool->credit == 0) {
+        atomic_fetch_add_explicit(&pool->users, TP__CREDIT_BATCH, memory_order_relaxed);
+        pool->credit = TP__CREDIT_BATCH;
+    }
+    pool->credit--;
+}
+
+/* A released ref descriptor, or NULL (the popper only). */
+static tp__seg *pop_ref(tp__pool *pool)
+{
+    tp__seg *s = pool->own_ref;
+    if (s == NULL && atomic_load_explicit(&pool->free_ref, memory_order_relaxed) != NULL)
+        s = atomic_exchange_explicit(&pool->free_ref, NULL, memory_order_acquire);
+    if (s != NULL)
+        pool->own_ref = atomic_load_explicit(&s->next, memory_order_relaxed);
+    return s;
+}
+
+/* Pushes a released ref descriptor. */
+static void push_ref(tp__pool *pool, tp__seg *s)
+{
+    tp__seg *top = atomic_load_explicit(&pool->free_ref, memory_order_relaxed);
+    do
+        atomic_store_explicit(&s->next, top, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&pool->free_ref, &top, s, memory_order_release,
+                                                  memory_order_relaxed));
+}
+
+/* A recycled segment (`recycled`, possibly NULL), or a new one of `size`
+ * bytes; counted as out. */
+static tp__seg *pool_get(tp__pool *pool, tp__seg *recycled, size_t size)
+{
+    tp__seg *s = recycled ? recycled : tp__malloc(size);
+    if (s != NULL)
+        count_out(pool);
     return s;
 }
 
@@ -121,7 +153,7 @@ tp__seg *tp__seg_new_copy(tp__pool *pool, size_t cap)
     bool full = cap >= pool->seg_cap;
     if (full)
         cap = pool->seg_cap;
-    tp__seg *s = pool_get(pool, full ? &pool->free_copy : NULL, sizeof(tp__seg) + cap);
+    tp__seg *s = pool_get(pool, full ? stack_pop(&pool->free_copy) : NULL, sizeof(tp__seg) + cap);
     if (s == NULL)
         return NULL;
     seg_init(s, pool);
@@ -134,7 +166,7 @@ tp__seg *tp__seg_new_copy(tp__pool *pool, size_t cap)
 tp__seg *tp__seg_new_ref(tp__pool *pool, const void *buf, size_t n, tp_release_fn release,
                          void *ctx)
 {
-    tp__seg *s = pool_get(pool, &pool->free_ref, sizeof(tp__seg));
+    tp__seg *s = pool_get(pool, pop_ref(pool), sizeof(tp__seg));
     if (s == NULL)
         return NULL;
     seg_init(s, pool);
@@ -158,14 +190,11 @@ void tp__seg_ref(tp__seg *s)
 static void pool_put(tp__seg *s)
 {
     tp__pool *pool = s->pool;
-    bool kept;
     if (s->is_ref)
-        kept = stack_push(&pool->free_ref, s, TP__MAX_FREE_REF);
-    else
-        kept = s->cap == pool->seg_cap && stack_push(&pool->free_copy, s, pool->max_free_copy);
-    if (!kept)
+        push_ref(pool, s);
+    else if (s->cap != pool->seg_cap || !stack_push(&pool->free_copy, s, pool->max_free_copy))
         tp__free(s);
-    pool_leave(pool);
+    pool_leave(pool, 1);
 }
 
 void tp__seg_unref(tp__seg *s)
