@@ -305,6 +305,10 @@ static void drop_head(tp_pipe *p, tp__seg **garbage)
     tp__seg *s = p->head;
     forget_match_cursor(p);
     tp__seg *next = tp__seg_next(s);
+    /* Read after next: once s has a successor, its end is final. Before,
+     * a writer may have added bytes since the caller looked. */
+    if (tp__seg_unread(s) != 0)
+        return;
     if (next == NULL) {
         if (!tp__wtoken_try(p))
             return;
@@ -332,6 +336,7 @@ static void drop_head(tp_pipe *p, tp__seg **garbage)
     tp__seg_set_next(s, *garbage);
     *garbage = s;
 }
+
 
 void tp__pipe_trim_head(tp_pipe *p, tp__seg **garbage)
 {

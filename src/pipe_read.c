@@ -187,8 +187,9 @@ ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_view **v
      * drop_head): the view can take over the chain's reference rather
      * than add one that the unlink then drops, two atomic operations on a
      * line the writer just wrote. Otherwise the view's own reference also
-     * keeps drop_head from rewinding the segment for reuse. */
-    bool handover = k == tp__seg_unread(s) && tp__seg_next(s) != NULL;
+     * keeps drop_head from rewinding the segment for reuse. The successor
+     * is looked at first: only then is the segment's end final. */
+    bool handover = tp__seg_next(s) != NULL && k == tp__seg_unread(s);
     if (!handover)
         tp__seg_ref(s);
     *data = s->data + s->start;

@@ -57,9 +57,12 @@ static void seek_cursor(tp_pipe *p, tp__match_cache *m, const unsigned char *d, 
         return;
     size_t skip = m->scanned;
     tp__seg *s = p->head;
-    while (s != NULL && skip >= tp__seg_unread(s) && tp__seg_next(s) != NULL) {
-        skip -= tp__seg_unread(s);
-        s = tp__seg_next(s);
+    for (tp__seg *next; s != NULL && (next = tp__seg_next(s)) != NULL;) {
+        size_t unread = tp__seg_unread(s); /* after next: final (see drop_head) */
+        if (skip < unread)
+            break;
+        skip -= unread;
+        s = next;
     }
     m->seg = s;
     m->idx = s ? s->start + skip : 0;
