@@ -268,7 +268,7 @@ static inline uint64_t tp__count(const tp__counter *c)
 }
 static inline void tp__count_add(tp__counter *c, uint64_t n)
 {
-    atomic_store_explicit(c, tp__count(c) + n, memory_order_relaxed);
+    atomic_store_explicit(c, tp__count(c) + n, memory_order_release);
 }
 
 /* Where readmatch stopped: positions before `scanned` hold no match start
@@ -326,65 +326,72 @@ typedef struct tp__ext {
  * - the tail segment's `end`, `tail` and the tail's `next` change with the
  *   token alone: readers never read `tail` and follow `next` and `end`
  *   with acquire loads;
- * - `buffered` may grow under a reader's feet (never shrink: only readers,
- *   under the lock, take bytes out);
+ * - the unread byte count is `published` (written by the token's holder)
+ *   minus `consumed` (written under the lock), so each side writes only
+ *   its own counter, with plain stores: it may grow under a reader's feet
+ *   and shrink under a writer's, never the other way;
  * - a reader that waits for bytes first counts itself in `watched`, then
- *   looks again; a writer that published without the lock looks at
- *   `watched` afterwards and, if anybody watches, takes the lock to wake
- *   them. Both sides use sequentially consistent operations, so at least
- *   one of them sees the other.
+ *   takes and gives back the token, then looks again. A writer that
+ *   publishes without the lock looks at `watched` before it gives the
+ *   token back and, if anybody watches, takes the lock to wake them. The
+ *   token orders the two: either the writer's turn came first and the
+ *   reader sees its bytes, or the writer sees the reader.
  * Lock order: the pipe lock, then the token. Nobody sleeps or takes the
  * pipe lock while holding the token. */
 struct tp_pipe {
-    /* Fields are grouped by who writes them on every call, the reader
-     * first, then both sides, then the writer, so that a writer streaming
-     * to a reader does not pull in the reader's lines (and back). */
+    /* Fields are grouped by who writes them on every call: the reader's,
+     * the two counters, what is read on every call but seldom written,
+     * and the writer's. A writer streaming to a reader then trades one
+     * line per read (the counters) and no more. */
 
-    /* -- the reader's: the lock and what reads change -- */
+    /* -- the reader's: the lock and what reads and waits change -- */
     pthread_mutex_t lock;
     tp__seg *head;           /* the oldest unread bytes; lock */
-    tp__counter consumed;    /* bytes ever read or discarded: flush's progress clock */
     unsigned rwaiters, wwaiters, fwaiters; /* threads asleep for data, room, drain */
     unsigned rspinners, wspinners, fspinners; /* threads spinning for the same */
     size_t rspin_need;       /* buffered bytes that end a reader's spin */
     size_t wspin_need;       /* room that ends a writer's spin */
     unsigned spin_ns;        /* adaptive spin budget before sleeping */
-    bool rblocking, wblocking;
-    bool has_fds;            /* a readiness descriptor was asked for (known from
-                              * ext too; kept here so that the check every call
-                              * makes stays on the pipe's own cache lines) */
-    tp_event *rflag;
-    double timeout;          /* read-only after creation */
-    char *name;              /* read-only after creation */
     /* One condition for every waiter: a pipe is rarely both empty and full,
      * so readers and writers seldom sleep at the same time, and each kind
      * is woken only on a transition it waits for (see the waiter counts).
      * Touched only by sleepers and their wakers: it keeps the groups apart. */
     pthread_cond_t changed;
 
-    /* -- both sides' -- */
-    atomic_size_t buffered;  /* unread bytes in the chain: see above */
-    atomic_uint watched;     /* readers waiting for bytes, + 1 once fds exist */
-
-    /* -- the writer's -- */
-    atomic_uint wtoken;      /* the write token: 1 while held */
-    tp__seg *tail;           /* where writes append; token */
+    /* -- the counters: each side writes one, reads the other -- */
+    tp__counter consumed;    /* bytes ever read or discarded: flush's progress clock; lock */
     tp__counter published;   /* bytes ever made readable: readmatch's progress clock; token */
-    size_t reserved;         /* bytes being copied in by writers, not yet linked; lock + token */
+
+    /* -- read on every call, seldom written -- */
     size_t bsize;            /* read-only after creation */
+    double timeout;          /* read-only after creation */
+    size_t reserved;         /* bytes being copied in by writers, not yet linked; lock + token */
     tp__pool *pool;          /* created at the first write; lock + token */
     tp__ext *ext;            /* created on first need */
+    tp_event *rflag;
+    char *name;              /* read-only after creation */
+    atomic_uint watched;     /* readers waiting for bytes, + 1 once fds exist; lock */
+    bool rblocking, wblocking;
+    bool has_fds;            /* a readiness descriptor was asked for (known from
+                              * ext too; kept here so that the check every call
+                              * makes stays on the pipe's own cache lines) */
     bool eof, closed;        /* lock + token */
     /* A large write is filling the tail's free space outside both locks:
      * other writers wait, and readers neither rewind nor unlink the tail.
      * Lock + token. */
     bool tail_busy;
+
+    /* -- the writer's -- */
+    atomic_uint wtoken;      /* the write token: 1 while held */
+    tp__seg *tail;           /* where writes append; token */
 };
 
-/* Unread bytes (sequentially consistent: see `watched`). */
+/* Unread bytes. `consumed` is read first: read later, it might count
+ * bytes that the `published` read does not yet. */
 static inline size_t tp__pipe_buffered(tp_pipe *p)
 {
-    return atomic_load(&p->buffered);
+    uint64_t out = atomic_load_explicit(&p->consumed, memory_order_acquire);
+    return (size_t)(atomic_load_explicit(&p->published, memory_order_acquire) - out);
 }
 
 /* Takes the write token, politely (see pipe.c); with the pipe lock held
@@ -399,6 +406,19 @@ static inline bool tp__wtoken_try(tp_pipe *p)
 static inline void tp__wtoken_give(tp_pipe *p)
 {
     atomic_store_explicit(&p->wtoken, 0, memory_order_release);
+}
+/* Counts a watcher in or out (pipe lock held). Counting in passes
+ * through the token: a writer that published without the lock either
+ * did so before (and the caller, looking again, sees the bytes) or will
+ * see the count. */
+static inline void tp__pipe_watch(tp_pipe *p, int delta)
+{
+    unsigned n = atomic_load_explicit(&p->watched, memory_order_relaxed);
+    atomic_store_explicit(&p->watched, n + (unsigned)delta, memory_order_relaxed);
+    if (delta > 0) {
+        tp__wtoken_take(p);
+        tp__wtoken_give(p);
+    }
 }
 /* Both locks, in order; and both released. */
 void tp__pipe_lock(tp_pipe *p);

@@ -71,7 +71,6 @@ tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeou
     if (p == NULL)
         return NULL;
     memset(p, 0, sizeof *p);
-    atomic_init(&p->buffered, 0);
     atomic_init(&p->published, 0);
     atomic_init(&p->consumed, 0);
     atomic_init(&p->wtoken, 0);
@@ -139,7 +138,7 @@ static tp__seg *unlink_all(tp_pipe *p)
 {
     tp__seg *garbage = p->head;
     p->head = p->tail = NULL;
-    tp__count_add(&p->consumed, atomic_exchange(&p->buffered, 0));
+    tp__count_add(&p->consumed, tp__pipe_buffered(p));
     if (p->ext != NULL)
         p->ext->match.scanned = 0;
     forget_match_cursor(p);
@@ -347,7 +346,6 @@ void tp__pipe_trim_head(tp_pipe *p, tp__seg **garbage)
 void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage)
 {
     bool was_full = tp__pipe_room(p) == 0;
-    atomic_fetch_sub(&p->buffered, n);
     tp__count_add(&p->consumed, n);
     if (p->ext != NULL) {
         tp__match_cache *m = &p->ext->match;

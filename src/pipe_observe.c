@@ -42,7 +42,7 @@ static int pipe_fd(tp_pipe *p, bool reader)
             err = tp__notify_open(n);
         if (err == 0) {
             if (!p->has_fds) /* writers must now update them on every write */
-                atomic_fetch_add(&p->watched, 1);
+                tp__pipe_watch(p, 1);
             p->has_fds = true;
             tp__pipe_update_fds(p);
             fd = n->rfd;

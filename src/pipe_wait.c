@@ -200,10 +200,10 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters)
     if (waiters == &p->rwaiters && !w->watching) {
         /* A writer may have published without the lock since the caller
          * looked, and seen nobody watching. Count this reader as watching
-         * first, then have the caller look again: any later write sees
-         * the count and wakes it (see struct tp_pipe). */
+         * first, pass through the token, then have the caller look again
+         * (see struct tp_pipe). */
         w->watching = true;
-        atomic_fetch_add(&p->watched, 1);
+        tp__pipe_watch(p, 1);
         return 0;
     }
     if (!w->spun) {
@@ -226,7 +226,7 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters)
 int tp__wait_end_slow(tp_pipe *p, tp__wait *w, int err)
 {
     if (w->watching)
-        atomic_fetch_sub(&p->watched, 1);
+        tp__pipe_watch(p, -1);
     if (p->ext != NULL) {
         tp_pipe_stats *st = &p->ext->stats;
         if (w->started) {

@@ -77,12 +77,12 @@ static ssize_t wait_room(tp_pipe *p, double timeout, size_t want)
 }
 
 /* Makes n more bytes readable (the write token held): the bytes and the
- * links to them are in place, and the count's sequentially consistent
- * increment publishes them. Waking readers is up to the caller. */
+ * links to them are in place, and the count's release store publishes
+ * them. Waking readers is up to the caller. */
 static void publish(tp_pipe *p, size_t n)
 {
     tp__count_add(&p->published, n);
-    size_t buffered = atomic_fetch_add(&p->buffered, n) + n;
+    size_t buffered = tp__pipe_buffered(p);
     tp__ext *x = p->ext;
     x->w.writes++; /* bytes_in is `published`, filled in by tp_pipe_get_stats */
     x->w.last_write_ns = tp__now_coarse_ns();
@@ -97,13 +97,14 @@ static void publish_locked(tp_pipe *p, size_t n)
     tp__pipe_changed(p, TP__WAKE_READERS);
 }
 
-/* After publishing with only the token (given back by now): a reader
- * that counted itself as watching before the increment is woken under
- * the lock; one that counted itself later sees the bytes when it looks
- * again. */
-static void tell_readers_unlocked(tp_pipe *p)
+/* Gives back the token after publishing without the lock, and wakes the
+ * readers that watch (see struct tp_pipe: looking at `watched` while
+ * still holding the token is what makes this safe). */
+static void finish_unlocked(tp_pipe *p)
 {
-    if (atomic_load(&p->watched) == 0)
+    bool watched = atomic_load_explicit(&p->watched, memory_order_relaxed) != 0;
+    tp__wtoken_give(p);
+    if (!watched)
         return;
     tp__pipe_lock(p);
     tp__pipe_changed(p, TP__WAKE_READERS);
@@ -291,18 +292,17 @@ static bool write_fast(tp_pipe *p, const void *buf, size_t n)
 {
     if (!tp__wtoken_try(p))
         return false; /* another writer is busy: queue on the lock */
-    bool fits = fits_tail(p, n);
-    if (fits) {
-        tp__seg *t = p->tail;
-        size_t end = tp__seg_end(t);
-        memcpy(t->data + end, buf, n);
-        tp__seg_set_end(t, end + n);
-        publish(p, n);
+    if (!fits_tail(p, n)) {
+        tp__wtoken_give(p);
+        return false;
     }
-    tp__wtoken_give(p);
-    if (fits)
-        tell_readers_unlocked(p);
-    return fits;
+    tp__seg *t = p->tail;
+    size_t end = tp__seg_end(t);
+    memcpy(t->data + end, buf, n);
+    tp__seg_set_end(t, end + n);
+    publish(p, n);
+    finish_unlocked(p);
+    return true;
 }
 
 /* Every copying write of n > 0 bytes from the cursor, waiting up to
@@ -376,16 +376,16 @@ static bool write_ref_fast(tp_pipe *p, const void *buf, size_t n, tp_release_fn 
     tp__seg *t = p->tail, *s = NULL;
     if (t != NULL && !p->tail_busy && !p->eof && tp__pipe_room(p) > 0)
         s = tp__seg_new_ref(p->pool, buf, n, release, ctx);
-    if (s != NULL) {
-        /* The last touch of t: once linked, a reader may unlink it. */
-        tp__seg_set_next(t, s);
-        p->tail = s;
-        publish(p, n);
+    if (s == NULL) {
+        tp__wtoken_give(p);
+        return false;
     }
-    tp__wtoken_give(p);
-    if (s != NULL)
-        tell_readers_unlocked(p);
-    return s != NULL;
+    /* The last touch of t: once linked, a reader may unlink it. */
+    tp__seg_set_next(t, s);
+    p->tail = s;
+    publish(p, n);
+    finish_unlocked(p);
+    return true;
 }
 
 ssize_t tp_pipe_write_ref(tp_pipe *p, const void *buf, size_t n, tp_release_fn release, void *ctx)
