@@ -1,0 +1,328 @@
+/* test_fast_paths.c - the writes that take only the write token (a small
+ * write that fits the tail segment, and write_ref) against readers under
+ * the pipe lock. The stream is a known sequence of bytes, so a byte lost,
+ * doubled or read before it was written shows at its offset; every write
+ * mixes in the other kinds of write, so the tail changes kind, fills up,
+ * drains and is rewound while the other side is busy.
+ * TP_FAST_ROUNDS scales the work (default 1). */
+#include "rel_util.h"
+
+/* Byte i of every test's stream. */
+static unsigned char stream_byte(uint64_t i)
+{
+    return (unsigned char)(i * 2654435761u >> 13);
+}
+
+/* write_ref buffers: one per in-flight write, from a ring the writer waits
+ * on (a buffer comes back when the pipe releases it). */
+#define REF_SLOTS 64
+#define REF_MAX 300
+
+typedef struct ref_slot {
+    atomic_bool busy;
+    unsigned char bytes[REF_MAX];
+} ref_slot;
+
+typedef struct job {
+    tp_pipe *p;
+    uint64_t total;         /* bytes the writer writes */
+    uint64_t seed;
+    ref_slot *slots;
+    atomic_uint_least64_t released;
+    int write_err;          /* errno of the first failed write; 0: none */
+    /* reader results */
+    uint64_t got;
+    uint64_t bad_at;        /* first wrong offset + 1; 0: none */
+    int read_err;
+} job;
+
+static void on_release(void *ctx)
+{
+    ref_slot *s = ctx;
+    atomic_store_explicit(&s->busy, false, memory_order_release);
+}
+
+/* Copies [from, from + n) of the stream into the pipe, taking partial
+ * writes. false (and write_err set) on failure. */
+static bool put_copy(job *j, uint64_t from, size_t n)
+{
+    unsigned char small[REF_MAX];
+    unsigned char *buf = n <= sizeof small ? small : malloc(n);
+    if (buf == NULL) {
+        j->write_err = ENOMEM;
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        buf[i] = stream_byte(from + i);
+    for (size_t off = 0; off < n;) {
+        ssize_t k = tp_pipe_write(j->p, buf + off, n - off);
+        if (k <= 0) {
+            j->write_err = k < 0 ? errno : EIO;
+            break;
+        }
+        off += (size_t)k;
+    }
+    if (buf != small)
+        free(buf);
+    return j->write_err == 0;
+}
+
+/* Hands [from, from + n) (n <= REF_MAX) over with write_ref. */
+static bool put_ref(job *j, uint64_t from, size_t n, unsigned *next_slot)
+{
+    ref_slot *s = &j->slots[(*next_slot)++ % REF_SLOTS];
+    while (atomic_load_explicit(&s->busy, memory_order_acquire))
+        sched_yield();
+    for (size_t i = 0; i < n; i++)
+        s->bytes[i] = stream_byte(from + i);
+    atomic_store_explicit(&s->busy, true, memory_order_relaxed);
+    ssize_t k = tp_pipe_write_ref(j->p, s->bytes, n, on_release, s);
+    if (k != (ssize_t)n)
+        j->write_err = k < 0 ? errno : EIO;
+    return j->write_err == 0;
+}
+
+static void *writer_main(void *arg)
+{
+    job *j = arg;
+    uint64_t rng = j->seed;
+    unsigned next_slot = 0;
+    for (uint64_t at = 0; at < j->total;) {
+        /* Mostly small copies, about one in four a ref, now and then a
+         * large copy (written outside both locks). */
+        uint64_t dice = rel_below(&rng, 100);
+        size_t n = 1 + (size_t)rel_below(&rng, dice < 3 ? 9000 : REF_MAX - 1);
+        if (n > j->total - at)
+            n = (size_t)(j->total - at);
+        bool ok = n > REF_MAX || dice < 75 ? put_copy(j, at, n) : put_ref(j, at, n, &next_slot);
+        if (!ok)
+            break;
+        at += n;
+    }
+    tp_pipe_write_eof(j->p); /* also after a failure: the reader stops */
+    return NULL;
+}
+
+/* Checks n bytes read at the reader's offset. */
+static void check(job *j, const unsigned char *d, size_t n)
+{
+    for (size_t i = 0; i < n && j->bad_at == 0; i++)
+        if (d[i] != stream_byte(j->got + i))
+            j->bad_at = j->got + i + 1;
+    j->got += n;
+}
+
+static void *reader_main(void *arg)
+{
+    job *j = arg;
+    uint64_t rng = j->seed ^ 0x5bd1e995u;
+    unsigned char buf[70000];
+    for (;;) {
+        size_t max = 1 + (size_t)rel_below(&rng, rel_below(&rng, 8) == 0 ? sizeof buf : 200);
+        ssize_t k;
+        if (rel_below(&rng, 2) == 0) {
+            const void *d;
+            tp_view *v;
+            k = tp_pipe_read_view(j->p, max, &d, &v);
+            if (k > 0) {
+                check(j, d, (size_t)k);
+                tp_view_release(v);
+            }
+        } else {
+            k = tp_pipe_read(j->p, buf, max);
+            if (k > 0)
+                check(j, buf, (size_t)k);
+        }
+        if (k <= 0) {
+            j->read_err = k < 0 ? errno : 0;
+            return NULL;
+        }
+    }
+}
+
+static void run_stream(size_t bsize, uint64_t seed)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    j.p = tp_pipe_new(bsize, true, true, 30.0, "fast");
+    assert_non_null(j.p);
+    j.total = rel_env("TP_FAST_ROUNDS", 1) * 8000000ull;
+    j.seed = seed;
+    j.slots = calloc(REF_SLOTS, sizeof *j.slots);
+    assert_non_null(j.slots);
+    pthread_t w, r;
+    assert_int_equal(pthread_create(&r, NULL, reader_main, &j), 0);
+    assert_int_equal(pthread_create(&w, NULL, writer_main, &j), 0);
+    pthread_join(w, NULL);
+    pthread_join(r, NULL);
+    assert_int_equal(j.write_err, 0);
+    if (j.bad_at != 0)
+        fail_msg("wrong byte at stream offset %llu", (unsigned long long)(j.bad_at - 1));
+    assert_int_equal(j.read_err, 0);
+    assert_int_equal(j.got, j.total);
+    assert_int_equal(tp_pipe_buffered(j.p), 0);
+    tp_pipe_free(j.p);
+    for (int i = 0; i < REF_SLOTS; i++)
+        assert_false(atomic_load(&j.slots[i].busy)); /* every buffer came back */
+    free(j.slots);
+}
+
+/* A small pipe: the writer keeps filling it, tails fill and drain often. */
+static void mixed_writes_small_pipe(void **state)
+{
+    (void)state;
+    run_stream(4096, 1);
+}
+
+/* A large one: the reader often drains it and finds the tail empty. */
+static void mixed_writes_large_pipe(void **state)
+{
+    (void)state;
+    run_stream(1 << 20, 2);
+}
+
+/* Ping-pong over two pipes with 1-byte writes (token-only ones): each side
+ * blocks on an empty pipe until the other writes, so every round is a
+ * chance for a wake-up to be lost between a reader's last look and its
+ * sleep. The pipes' timeout turns a lost one into ETIMEDOUT. */
+typedef struct pong {
+    tp_pipe *in, *out;
+    long rounds;
+    int err;
+} pong;
+
+static void *ponger_main(void *arg)
+{
+    pong *pg = arg;
+    unsigned char c;
+    for (long i = 0; i < pg->rounds; i++) {
+        if (tp_pipe_read(pg->in, &c, 1) != 1 || tp_pipe_write(pg->out, &c, 1) != 1) {
+            pg->err = errno ? errno : EIO;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static void no_wakeup_lost_in_ping_pong(void **state)
+{
+    (void)state;
+    /* Blocking ends, 20 s timeout: a round takes microseconds. */
+    tp_pipe *a = tp_pipe_new(64, true, true, 20.0, "ping");
+    tp_pipe *b = tp_pipe_new(64, true, true, 20.0, "pong");
+    assert_non_null(a);
+    assert_non_null(b);
+    pong pg = {a, b, (long)rel_env("TP_FAST_ROUNDS", 1) * 30000, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, ponger_main, &pg), 0);
+    unsigned char c = 'x', back;
+    for (long i = 0; i < pg.rounds; i++) {
+        assert_int_equal(tp_pipe_write(a, &c, 1), 1);
+        errno = 0;
+        ssize_t k = tp_pipe_read(b, &back, 1);
+        if (k != 1)
+            fail_msg("round %ld: read returned %zd (%s)", i, k, strerror(errno));
+        assert_int_equal(back, c);
+        c++;
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(pg.err, 0);
+    tp_pipe_free(a);
+    tp_pipe_free(b);
+}
+
+/* readmatch finds lines whose bytes arrive through token-only writes of
+ * random sizes, the delimiter often split across writes: each line must
+ * come out whole, no shorter and no longer. */
+typedef struct liner {
+    tp_pipe *p;
+    long lines;
+    bool write_ok;
+} liner;
+
+/* Line i: a length from i, bytes that never contain '\n', then '\n'. */
+static size_t line_len(long i)
+{
+    return 1 + (size_t)((unsigned long)i * 7919u % 300u);
+}
+
+/* A write that takes partial counts (a write accepts what fits). */
+static bool write_all(tp_pipe *p, const unsigned char *buf, size_t n)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t k = tp_pipe_write(p, buf + off, n - off);
+        if (k <= 0)
+            return false;
+        off += (size_t)k;
+    }
+    return true;
+}
+
+static void *line_writer_main(void *arg)
+{
+    liner *l = arg;
+    bool ok = true;
+    uint64_t rng = 7;
+    unsigned char buf[512];
+    size_t have = 0;
+    for (long i = 0; i < l->lines; i++) {
+        size_t n = line_len(i);
+        unsigned char line[302];
+        for (size_t k = 0; k < n; k++)
+            line[k] = (unsigned char)('a' + (i + (long)k) % 26);
+        line[n] = '\n';
+        /* Cut the stream into writes of random sizes, not at line ends. */
+        for (size_t k = 0; k <= n; k++) {
+            buf[have++] = line[k];
+            if (have == sizeof buf || rel_below(&rng, 40) == 0) {
+                ok = ok && write_all(l->p, buf, have);
+                have = 0;
+            }
+        }
+    }
+    if (have > 0)
+        ok = ok && write_all(l->p, buf, have);
+    l->write_ok = ok;
+    tp_pipe_write_eof(l->p);
+    return NULL;
+}
+
+static void readmatch_sees_whole_lines(void **state)
+{
+    (void)state;
+    tp_pipe *p = tp_pipe_new(8192, true, true, 30.0, "lines");
+    assert_non_null(p);
+    liner l = {p, (long)rel_env("TP_FAST_ROUNDS", 1) * 100000, false};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, line_writer_main, &l), 0);
+    for (long i = 0; i < l.lines; i++) {
+        void *out;
+        ssize_t k = tp_pipe_readmatch(p, "\n", 1, &out);
+        if (k != (ssize_t)line_len(i) + 1)
+            fail_msg("line %ld: readmatch returned %zd, want %zu (%s)", i, k, line_len(i) + 1,
+                     k < 0 ? strerror(errno) : "");
+        const unsigned char *d = out;
+        for (size_t c = 0; c < line_len(i); c++)
+            if (d[c] != (unsigned char)('a' + (i + (long)c) % 26))
+                fail_msg("line %ld: wrong byte at %zu", i, c);
+        tp_free(out);
+    }
+    void *out;
+    assert_int_equal(tp_pipe_readmatch(p, "\n", 1, &out), 0);
+    pthread_join(t, NULL);
+    assert_true(l.write_ok);
+    tp_pipe_free(p);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(mixed_writes_small_pipe),
+        cmocka_unit_test(mixed_writes_large_pipe),
+        cmocka_unit_test(no_wakeup_lost_in_ping_pong),
+        cmocka_unit_test(readmatch_sees_whole_lines),
+    };
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests_name("fast_paths", tests, NULL, NULL);
+}
