@@ -182,7 +182,9 @@ ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_view **v
     tp__seg *garbage = NULL;
     tp__pipe_trim_head(p, &garbage);
     tp__seg *s = p->head;
-    size_t k = TP__MIN(max, tp__seg_unread(s));
+    /* Only counted bytes: a writer holding just the token may have put
+     * more at the tail (or linked it) without counting them yet. */
+    size_t k = TP__MIN(max, TP__MIN(tp__seg_unread(s), tp__pipe_buffered(p)));
     /* A whole head segment with a successor leaves the chain (see
      * drop_head): the view can take over the chain's reference rather
      * than add one that the unlink then drops, two atomic operations on a

@@ -126,8 +126,7 @@ void tp__pipe_grace(tp_pipe *p, unsigned *waiters, size_t need)
 {
     /* A reader waits for bytes to be published, a writer for them to be
      * consumed; either gives up as soon as the other side stops. */
-    bool reader = waiters == &p->rwaiters;
-    const tp__counter *moving = reader ? &p->published : &p->consumed;
+    const tp__counter *moving = waiters == &p->rwaiters ? &p->published : &p->consumed;
     if (p->ext != NULL)
         watch_spin_word(p, waiters, need, TP__GRACE_NS, moving);
 }
