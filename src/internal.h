@@ -258,9 +258,10 @@ uint64_t tp__now_coarse_ns(void);
 
 /* ---- the pipe (pipe.c, pipe_wait.c, pipe_write.c, pipe_read.c, readmatch.c) ---- */
 
-/* A byte counter written under the pipe lock and read under it or, by a
- * thread in tp__pipe_grace, without it: relaxed atomics, which are plain
- * loads and stores on common CPUs. */
+/* A byte counter with one writer at a time (`published`: the write
+ * token's holder; `consumed`: the pipe lock's), read by anyone: a release
+ * store after the bytes it counts, so a reader that loads it with acquire
+ * (tp__pipe_buffered) sees them. Plain loads and stores on common CPUs. */
 typedef atomic_uint_least64_t tp__counter;
 static inline uint64_t tp__count(const tp__counter *c)
 {

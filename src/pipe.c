@@ -294,11 +294,27 @@ void tp_pipe_set_rflag(tp_pipe *p, tp_event *ev)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Unlinks the drained head segment. The last segment may be the tail,
- * which writers append to holding only the write token: it is unlinked
- * (or rewound, if it is a copy segment that nobody else holds, so a
- * steady trickle of small writes reuses one buffer) only if the token is
- * free. Otherwise it stays, drained, as the head until the next call. */
+/* The drained last segment s, with the write token: rewinds it for reuse
+ * if it is a copy segment that nobody else holds (so a steady trickle of
+ * small writes reuses one buffer) and keeps it while a large write fills
+ * it. Returns true if it is to be unlinked (the pipe then has no tail). */
+static bool let_go_of_tail(tp_pipe *p, tp__seg *s)
+{
+    if (p->tail_busy)
+        return false;
+    if (!s->is_ref && atomic_load_explicit(&s->refs, memory_order_acquire) == 1) {
+        s->start = 0;
+        tp__seg_set_end(s, 0);
+        return false;
+    }
+    p->tail = NULL;
+    return true;
+}
+
+/* Unlinks the drained head segment. The last segment is the tail, which
+ * writers append to holding only the write token: it is let go of only
+ * with the token; if a writer holds it, the segment stays, drained, as
+ * the head until the next call. */
 static void drop_head(tp_pipe *p, tp__seg **garbage)
 {
     tp__seg *s = p->head;
@@ -314,28 +330,15 @@ static void drop_head(tp_pipe *p, tp__seg **garbage)
         /* A writer may have linked a segment, or appended to this one,
          * before the token came free. */
         next = tp__seg_next(s);
-        if (tp__seg_unread(s) != 0) {
-            tp__wtoken_give(p);
-            return;
-        }
-        bool stays = next == NULL && p->tail_busy; /* a large write is filling it */
-        bool rewind = next == NULL && !stays && !s->is_ref &&
-                      atomic_load_explicit(&s->refs, memory_order_acquire) == 1;
-        if (rewind) {
-            s->start = 0;
-            tp__seg_set_end(s, 0);
-        }
-        if (next == NULL && !stays && !rewind)
-            p->tail = NULL;
+        bool keep = tp__seg_unread(s) != 0 || (next == NULL && !let_go_of_tail(p, s));
         tp__wtoken_give(p);
-        if (stays || rewind)
+        if (keep)
             return;
     }
     p->head = next;
     tp__seg_set_next(s, *garbage);
     *garbage = s;
 }
-
 
 void tp__pipe_trim_head(tp_pipe *p, tp__seg **garbage)
 {

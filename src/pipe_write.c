@@ -111,8 +111,8 @@ static void finish_unlocked(tp_pipe *p)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Appends a chain [first..last] after the tail. A drained tail left
- * behind for reuse is dropped first so the head always holds data. */
+/* Appends a chain [first..last] after the tail (both locks held). A
+ * drained tail left behind for reuse is dropped first. */
 static void link_chain(tp_pipe *p, tp__seg *first, tp__seg *last, tp__seg **garbage)
 {
     /* A drained tail is the only segment (with both locks held, nothing
@@ -282,12 +282,13 @@ static ssize_t zero_write(tp_pipe *p, tp_release_fn release, void *ctx)
 static inline bool fits_tail(tp_pipe *p, size_t n)
 {
     tp__seg *t = p->tail;
-    return n <= TP__COPY_LOCKED_MAX && t != NULL && !t->is_ref && t->cap - tp__seg_end(t) >= n &&
-           !p->tail_busy && !p->eof && tp__pipe_room(p) >= n;
+    return t != NULL && !t->is_ref && t->cap - tp__seg_end(t) >= n && !p->tail_busy && !p->eof &&
+           tp__pipe_room(p) >= n;
 }
 
-/* The common small write, with the write token alone: it fits the tail
- * and nothing is in the way. Returns whether it wrote. */
+/* The common small write (n <= TP__COPY_LOCKED_MAX), with the write
+ * token alone: it fits the tail and nothing is in the way. Returns
+ * whether it wrote. */
 static bool write_fast(tp_pipe *p, const void *buf, size_t n)
 {
     if (!tp__wtoken_try(p))
