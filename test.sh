@@ -104,10 +104,10 @@ run_ctest build/test -L "core|adapters" -T memcheck \
     status=1
 
 stage "5/6 libFuzzer for ${TP_FUZZ_SECONDS:-120} s (clang, ASan+UBSan)"
-CC=clang configure_and_build build/fuzz -DTP_BUILD_FUZZ=ON -DTP_SANITIZE=address,undefined \
+CC=clang configure_and_build build/libfuzzer -DTP_BUILD_FUZZ=ON -DTP_SANITIZE=address,undefined \
     -DTP_BUILD_BENCH=OFF -DTP_BUILD_PYTHON=OFF -DTP_BUILD_TOOLS=OFF -DTP_BUILD_EXAMPLES=OFF \
     -DTP_FUZZ_SECONDS="${TP_FUZZ_SECONDS:-120}" &&
-    { run_ctest build/fuzz -L fuzz || status=1; }
+    { run_ctest build/libfuzzer -L fuzz || status=1; }
 
 stage "6/6 coverage of src/"
 if scripts/coverage.sh build/coverage; then

@@ -331,8 +331,9 @@ typedef struct tp__ext {
  *   minus `consumed` (written under the lock), so each side writes only
  *   its own counter, with plain stores: it may grow under a reader's feet
  *   and shrink under a writer's, never the other way;
- * - a reader that waits for bytes first counts itself in `watched`, then
- *   takes and gives back the token, then looks again. A writer that
+ * - a reader that is about to sleep for bytes (it spins briefly first,
+ *   watching `published`, and is not counted then) counts itself in
+ *   `watched`, takes and gives back the token, then looks again. A writer that
  *   publishes without the lock looks at `watched` before it gives the
  *   token back and, if anybody watches, takes the lock to wake them. The
  *   token orders the two: either the writer's turn came first and the

@@ -57,9 +57,11 @@ static void spin_leave(tp_pipe *p, const unsigned *waiters)
 /* Drops the lock and watches the spin word until the other side bumps it
  * (it does so only when this wait may be over) or `ns` pass; or, given a
  * `moving` counter, until it stands still for one look (about a
- * microsecond): the other side paused. Returns whether anything changed
- * meanwhile (the caller must re-check before it sleeps). Called and
- * returns locked. */
+ * microsecond): the other side paused. A reader's spin also ends as soon
+ * as a writer publishes: writers that publish without the lock bump the
+ * word only for readers counted as watching, and a spinning reader is not
+ * (see tp__pipe_sleep). Returns whether anything changed meanwhile (the
+ * caller must re-check before it sleeps). Called and returns locked. */
 static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, unsigned ns,
                             const tp__counter *moving)
 {
@@ -67,13 +69,16 @@ static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, un
     spin_enter(p, waiters, need);
     unsigned seen = atomic_load_explicit(word, memory_order_relaxed);
     uint64_t progress = tp__pipe_progress(p);
+    const tp__counter *published = waiters == &p->rwaiters && moving == NULL ? &p->published : NULL;
+    uint64_t seen_published = published ? tp__count(published) : 0;
     pthread_mutex_unlock(&p->lock);
     bool bumped = false;
     double until = tp__now() + ns / 1e9;
     uint64_t moved = moving ? tp__count(moving) : 0;
     for (unsigned i = 1;; i++) {
         tp__spin_step(i);
-        if (atomic_load_explicit(word, memory_order_relaxed) != seen) {
+        if (atomic_load_explicit(word, memory_order_relaxed) != seen ||
+            (published != NULL && tp__count(published) != seen_published)) {
             bumped = true;
             break;
         }
@@ -196,19 +201,23 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters)
         return ETIMEDOUT;
     if (!w->started)
         start_wait(p, w);
-    if (waiters == &p->rwaiters && !w->watching) {
-        /* A writer may have published without the lock since the caller
-         * looked, and seen nobody watching. Count this reader as watching
-         * first, pass through the token, then have the caller look again
-         * (see struct tp_pipe). */
-        w->watching = true;
-        tp__pipe_watch(p, 1);
-        return 0;
-    }
+    /* A reader spins before it counts itself as watching: while it is not
+     * counted, writers that publish without the lock need not take it to
+     * wake anybody, and a reader that has just caught up with its writer
+     * is usually fed again within the spin. */
     if (!w->spun) {
         w->spun = true;
         if (spin_for_change(p, w, waiters))
             return 0;
+    }
+    if (waiters == &p->rwaiters && !w->watching) {
+        /* A writer may have published without the lock since the caller
+         * last looked, and seen nobody watching. Count this reader as
+         * watching first, pass through the token, then have the caller
+         * look again (see struct tp_pipe). */
+        w->watching = true;
+        tp__pipe_watch(p, 1);
+        return 0;
     }
     tp__deadline stall_dl;
     bool stall = stall_timer(p, w, &stall_dl);

@@ -187,6 +187,41 @@ static void write_stream_order_across_many_writes(void **state)
     tp_pipe_free(p);
 }
 
+static void write_sees_every_byte_the_reader_freed(void **state)
+{
+    (void)state;
+    /* Room the reader frees is room at once: a pipe filled to the brim
+     * and emptied takes a full load again, and bytes written after a read
+     * found the pipe empty are readable at once. Writes of every size up
+     * to the pipe's end segments at every offset; the peak stays exact. */
+    enum { BSIZE = 64 };
+    tp_pipe *p = tp_pipe_new(BSIZE, false, false, 0, NULL);
+    char src[BSIZE], buf[BSIZE];
+    tt_fill_pattern(src, sizeof src, 3);
+    for (size_t n = 1; n <= BSIZE; n++) {
+        for (int round = 0; round < 3; round++) {
+            assert_fails_with(tp_pipe_read(p, buf, sizeof buf), EAGAIN);
+            size_t done = 0;
+            while (done + n <= BSIZE) {
+                assert_int_equal(tp_pipe_write(p, src, n), n);
+                done += n;
+            }
+            assert_int_equal(tp_pipe_canwrite(p), BSIZE - done);
+            for (size_t got = 0; got < done;) {
+                ssize_t r = tp_pipe_read(p, buf, n);
+                assert_int_equal(r, n);
+                assert_memory_equal(buf, src, n);
+                got += (size_t)r;
+            }
+        }
+    }
+    tp_pipe_stats st;
+    assert_int_equal(tp_pipe_get_stats(p, &st), 0);
+    assert_int_equal(st.peak_buffered, BSIZE);
+    assert_int_equal(st.buffered, 0);
+    tp_pipe_free(p);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +238,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(write_eof_while_waiting_epipe),
         cmocka_unit_test(write_close_while_waiting_epipe),
         cmocka_unit_test(write_stream_order_across_many_writes),
+        cmocka_unit_test(write_sees_every_byte_the_reader_freed),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
