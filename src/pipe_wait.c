@@ -58,9 +58,9 @@ static void spin_leave(tp_pipe *p, const unsigned *waiters)
  * (it does so only when this wait may be over) or `ns` pass; or, given a
  * `moving` counter, until it stands still for one look (about a
  * microsecond): the other side paused. A reader's spin also ends as soon
- * as a writer publishes: writers that publish without the lock bump the
- * word only for readers counted as watching, and a spinning reader is not
- * (see tp__pipe_sleep). Returns whether anything changed meanwhile (the
+ * as writers have published `need` bytes: writers that publish without
+ * the lock bump the word only for readers counted as watching, and a
+ * spinning reader is not (see tp__pipe_sleep). Returns whether anything changed meanwhile (the
  * caller must re-check before it sleeps). Called and returns locked. */
 static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, unsigned ns,
                             const tp__counter *moving)
@@ -77,10 +77,17 @@ static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, un
     uint64_t moved = moving ? tp__count(moving) : 0;
     for (unsigned i = 1;; i++) {
         tp__spin_step(i);
-        if (atomic_load_explicit(word, memory_order_relaxed) != seen ||
-            (published != NULL && tp__count(published) != seen_published)) {
+        if (atomic_load_explicit(word, memory_order_relaxed) != seen) {
             bumped = true;
             break;
+        }
+        if (published != NULL && tp__count(published) != seen_published) {
+            /* Enough for the caller (readmatch may need a whole line)? */
+            seen_published = tp__count(published);
+            if (tp__pipe_buffered(p) >= need) {
+                bumped = true;
+                break;
+            }
         }
         if (i % 64 != 0)
             continue;
