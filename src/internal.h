@@ -341,12 +341,17 @@ typedef struct tp__ext {
  * Lock order: the pipe lock, then the token. Nobody sleeps or takes the
  * pipe lock while holding the token. */
 struct tp_pipe {
-    /* Fields are grouped by who writes them on every call: the reader's,
-     * the two counters, what is read on every call but seldom written,
-     * and the writer's. A writer streaming to a reader then trades one
-     * line per read (the counters) and no more. */
+    /* Fields are grouped by who touches them on every call. Both sides
+     * write the counters, and both read the fields that are seldom
+     * written; a side pays one miss for the counters' line per call
+     * anyway, so those fields may share lines. The write token and the
+     * tail, which only writers touch on every call, must not share a line
+     * with anything a reader looks at on every call: each look would cost
+     * the next writer a miss on the token. Cold fields keep them 64 bytes
+     * apart, so whatever the allocation's alignment (malloc gives 16
+     * bytes) no line holds both. */
 
-    /* -- the reader's: the lock and what reads and waits change -- */
+    /* -- the reader's: the lock, and what waits change -- */
     pthread_mutex_t lock;
     tp__seg *head;           /* the oldest unread bytes; lock */
     unsigned rwaiters, wwaiters, fwaiters; /* threads asleep for data, room, drain */
@@ -354,11 +359,6 @@ struct tp_pipe {
     size_t rspin_need;       /* buffered bytes that end a reader's spin */
     size_t wspin_need;       /* room that ends a writer's spin */
     unsigned spin_ns;        /* adaptive spin budget before sleeping */
-    /* One condition for every waiter: a pipe is rarely both empty and full,
-     * so readers and writers seldom sleep at the same time, and each kind
-     * is woken only on a transition it waits for (see the waiter counts).
-     * Touched only by sleepers and their wakers: it keeps the groups apart. */
-    pthread_cond_t changed;
 
     /* -- the counters: each side writes one, reads the other -- */
     tp__counter consumed;    /* bytes ever read or discarded: flush's progress clock; lock */
@@ -366,12 +366,10 @@ struct tp_pipe {
 
     /* -- read on every call, seldom written -- */
     size_t bsize;            /* read-only after creation */
-    double timeout;          /* read-only after creation */
     size_t reserved;         /* bytes being copied in by writers, not yet linked; lock + token */
-    tp__pool *pool;          /* created at the first write; lock + token */
     tp__ext *ext;            /* created on first need */
     tp_event *rflag;
-    char *name;              /* read-only after creation */
+    double timeout;          /* read-only after creation */
     atomic_uint watched;     /* readers waiting for bytes, + 1 once fds exist; lock */
     bool rblocking, wblocking;
     bool has_fds;            /* a readiness descriptor was asked for (known from
@@ -383,10 +381,25 @@ struct tp_pipe {
      * Lock + token. */
     bool tail_busy;
 
+    /* -- the spacer between readers' fields and the writer's: what
+     * readers do not look at on every call -- */
+    tp__pool *pool;          /* created at the first write; lock + token */
+    /* One condition for every waiter: a pipe is rarely both empty and
+     * full, so readers and writers seldom sleep at the same time, and each
+     * kind is woken only on a transition it waits for (see the waiter
+     * counts). */
+    pthread_cond_t changed;
+    char *name;              /* read-only after creation */
+
     /* -- the writer's -- */
     atomic_uint wtoken;      /* the write token: 1 while held */
     tp__seg *tail;           /* where writes append; token */
 };
+/* No cache line holds both the write token and a field that readers look
+ * at on every call (see above), whatever the pipe's alignment. */
+_Static_assert(offsetof(struct tp_pipe, wtoken) - offsetof(struct tp_pipe, tail_busy) >= 64,
+               "the write token may share a cache line with readers' fields");
+_Static_assert(sizeof(struct tp_pipe) <= 256, "an idle pipe must stay within 256 bytes");
 
 /* Unread bytes. `consumed` is read first: read later, it might count
  * bytes that the `published` read does not yet. */
