@@ -366,6 +366,49 @@ ssize_t tp_pipe_writev(tp_pipe *p, const struct iovec *iov, int iovcnt)
     return write_copy_locked(p, &src, n, p->timeout);
 }
 
+/* Free space at the end of a copy tail worth giving back before a ref
+ * segment is linked after it (nothing can be appended to it after that). */
+#define TP__STRANDED_MAX 4096
+
+/* Whether linking a ref segment after t would strand more free space
+ * than TP__STRANDED_MAX. Without giving it back, a stream that mixes
+ * copies and refs could hold up to twice bsize: every ref could follow a
+ * large copy segment that small writes had only begun to fill. */
+static inline bool strands_space(tp__seg *t)
+{
+    return !t->is_ref && t->cap - tp__seg_end(t) > TP__STRANDED_MAX;
+}
+
+/* Gives back the free space of a copy tail that a ref segment is about to
+ * follow (both locks held), unless someone else holds a reference to it
+ * (a view, or a large read copying out of it). The allocator may move the
+ * block: then whatever pointed at it is pointed at the new one. */
+static void shrink_tail(tp_pipe *p)
+{
+    tp__seg *t = p->tail;
+    if (t == NULL || !strands_space(t) || p->tail_busy ||
+        atomic_load_explicit(&t->refs, memory_order_acquire) != 1)
+        return;
+    size_t end = tp__seg_end(t);
+    tp__seg *moved = tp__realloc(t, sizeof(tp__seg) + end);
+    if (moved == NULL)
+        return;       /* keep the space; nothing is lost */
+    moved->cap = end; /* no longer full-size: freed, not recycled, when read */
+    if (moved == t)
+        return;
+    moved->data = (char *)(moved + 1);
+    if (p->head == t) {
+        p->head = moved;
+    } else {
+        tp__seg *prev = p->head;
+        while (tp__seg_next(prev) != t)
+            prev = tp__seg_next(prev);
+        tp__seg_set_next(prev, moved);
+    }
+    p->tail = moved;
+    p->ext->match.seg = NULL; /* readmatch's cursor may point into t */
+}
+
 /* A write_ref with the write token alone: there is a tail to link after
  * (the empty pipe's first link sets the head, under the lock) and room.
  * Returns whether it wrote. */
@@ -375,7 +418,7 @@ static bool write_ref_fast(tp_pipe *p, const void *buf, size_t n, tp_release_fn 
     if (!tp__wtoken_try(p))
         return false;
     tp__seg *t = p->tail, *s = NULL;
-    if (t != NULL && !p->tail_busy && !p->eof && tp__pipe_room(p) > 0)
+    if (t != NULL && !p->tail_busy && !p->eof && tp__pipe_room(p) > 0 && !strands_space(t))
         s = tp__seg_new_ref(p->pool, buf, n, release, ctx);
     if (s == NULL) {
         tp__wtoken_give(p);
@@ -407,6 +450,7 @@ ssize_t tp_pipe_write_ref(tp_pipe *p, const void *buf, size_t n, tp_release_fn r
         tp__pipe_unlock_both(p);
         return tp__fail(err ? err : ENOMEM);
     }
+    shrink_tail(p);
     link_chain(p, s, s, &garbage);
     publish_locked(p, n);
     tp__pipe_unlock_both(p);

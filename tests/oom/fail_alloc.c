@@ -16,6 +16,7 @@ typedef union fa_hdr {
 } fa_hdr;
 
 static atomic_int mode = FA_OFF;
+static atomic_bool moving;
 static atomic_ulong fail_at, attempts, failures;
 static atomic_size_t live_blocks, live_bytes, peak_bytes;
 
@@ -73,7 +74,17 @@ static void *fa_realloc(void *ptr, size_t size, void *ctx)
         return NULL; /* the old block stays valid, as with realloc */
     fa_hdr *h = (fa_hdr *)ptr - 1;
     size_t old = h->size;
-    fa_hdr *nh = realloc(h, sizeof *nh + size);
+    fa_hdr *nh;
+    if (atomic_load(&moving)) {
+        /* Always a new block, as an allocator may give even when shrinking. */
+        nh = malloc(sizeof *nh + size);
+        if (nh == NULL)
+            return NULL;
+        memcpy(nh + 1, h + 1, old < size ? old : size);
+        free(h);
+    } else {
+        nh = realloc(h, sizeof *nh + size);
+    }
     if (nh == NULL)
         return NULL;
     nh->size = size;
@@ -88,8 +99,14 @@ void fa_install(void)
     tp_set_allocator(&a);
 }
 
+void fa_set_moving(bool on)
+{
+    atomic_store(&moving, on);
+}
+
 void fa_uninstall(void)
 {
+    atomic_store(&moving, false);
     tp_set_allocator(NULL);
 }
 

@@ -11,6 +11,9 @@ enum fa_mode { FA_OFF, FA_ONCE, FA_FROM };
 
 /* Installs the counting allocator (tp_set_allocator) with failures off. */
 void fa_install(void);
+/* Makes every realloc move the block (malloc, copy, free), shrinking
+ * included; fa_uninstall turns it off. */
+void fa_set_moving(bool on);
 /* Restores malloc/free (tp_set_allocator(NULL)). */
 void fa_uninstall(void);
 /* Fails attempt number n (1-based, counted from this call) in the given

@@ -204,6 +204,86 @@ static void bounded_memory_ref_1m(void **state)
     run_bound(1 << 20, MIX_REF);
 }
 
+/* A mixed stream, deterministically: runs of small copies long enough
+ * for the pipe's segments to grow to full size, each ending in a full-size
+ * segment that is barely filled, then a write_ref. The ref would strand
+ * the rest of that segment (later copies go after the ref); tpipe gives
+ * it back instead, so memory stays near the bytes buffered. With
+ * `moving`, the allocator moves every block it shrinks. */
+enum { RUN_BYTES = 70000, ROUNDS = 8, SMALL = 100 };
+
+static void count_release(void *ctx)
+{
+    ++*(int *)ctx;
+}
+
+static void expect_bytes(tp_pipe *p, size_t n, unsigned char value)
+{
+    unsigned char buf[4096];
+    while (n > 0) {
+        ssize_t r = tp_pipe_read(p, buf, n < sizeof buf ? n : sizeof buf);
+        assert_true(r > 0);
+        for (ssize_t i = 0; i < r; i++)
+            assert_int_equal(buf[i], value);
+        n -= (size_t)r;
+    }
+}
+
+static void mixed_stream(bool moving)
+{
+    fa_install();
+    fa_set_moving(moving);
+    tp_pipe *p = tp_pipe_new(1 << 20, false, false, 0, NULL);
+    assert_non_null(p);
+    unsigned char copy[SMALL], ref[ROUNDS][SMALL];
+    memset(copy, 'c', sizeof copy);
+    int released = 0;
+    size_t copied = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        for (size_t run = 0; run < RUN_BYTES; run += SMALL, copied += SMALL)
+            assert_int_equal(tp_pipe_write(p, copy, SMALL), SMALL);
+        memset(ref[round], 'a' + round, SMALL);
+        assert_int_equal(tp_pipe_write_ref(p, ref[round], SMALL, count_release, &released), SMALL);
+    }
+    /* The copied bytes, a header per segment (about 11 per run), at most
+     * 4 KiB of free space per ref, and the pipe, its pool and extras. */
+    size_t bound = copied + ROUNDS * (4096 + 16 * 128) + FIXED_OVERHEAD;
+    size_t live = fa_live_bytes();
+    printf("mixed stream%s: %zu bytes copied, %zu live (bound %zu)\n",
+           moving ? ", moving allocator" : "", copied, live, bound);
+    assert_true(live <= bound);
+    for (int round = 0; round < ROUNDS; round++) {
+        expect_bytes(p, RUN_BYTES, 'c');
+        expect_bytes(p, SMALL, (unsigned char)('a' + round));
+    }
+    assert_int_equal(released, ROUNDS);
+
+    /* The last segment, partly read, is also the first: a ref after it. */
+    for (size_t run = 0; run < RUN_BYTES; run += SMALL)
+        assert_int_equal(tp_pipe_write(p, copy, SMALL), SMALL);
+    expect_bytes(p, RUN_BYTES - 10, 'c');
+    assert_int_equal(tp_pipe_write_ref(p, ref[0], SMALL, count_release, &released), SMALL);
+    expect_bytes(p, 10, 'c');
+    expect_bytes(p, SMALL, 'a');
+    assert_int_equal(released, ROUNDS + 1);
+    assert_int_equal(tp_pipe_buffered(p), 0);
+    tp_pipe_free(p);
+    assert_int_equal(fa_live_blocks(), 0);
+    fa_uninstall();
+}
+
+static void mixed_stream_strands_no_space(void **state)
+{
+    (void)state;
+    mixed_stream(false);
+}
+
+static void mixed_stream_strands_no_space_moving(void **state)
+{
+    (void)state;
+    mixed_stream(true);
+}
+
 static void quiet(int level, const char *name, const char *msg, void *ctx)
 {
     (void)level;
@@ -221,6 +301,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(bounded_memory_copy_1m),
         cmocka_unit_test(bounded_memory_mixed_1m),
         cmocka_unit_test(bounded_memory_ref_1m),
+        cmocka_unit_test(mixed_stream_strands_no_space),
+        cmocka_unit_test(mixed_stream_strands_no_space_moving),
     };
     tp_set_log_fn(quiet, NULL);
     if (argc > 1)
