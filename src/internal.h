@@ -333,11 +333,11 @@ typedef struct tp__ext {
  *   and shrink under a writer's, never the other way;
  * - a reader that is about to sleep for bytes (it spins briefly first,
  *   watching `published`, and is not counted then) counts itself in
- *   `watched`, takes and gives back the token, then looks again. A writer that
- *   publishes without the lock looks at `watched` before it gives the
- *   token back and, if anybody watches, takes the lock to wake them. The
- *   token orders the two: either the writer's turn came first and the
- *   reader sees its bytes, or the writer sees the reader.
+ *   `watched`, takes and gives back the token, then looks again. A
+ *   writer that publishes without the lock looks at `watched` before it
+ *   gives the token back and, if anybody watches, takes the lock to wake
+ *   them. The token orders the two: either the writer's turn came first
+ *   and the reader sees its bytes, or the writer sees the reader.
  * Lock order: the pipe lock, then the token. Nobody sleeps or takes the
  * pipe lock while holding the token. */
 struct tp_pipe {

@@ -60,8 +60,9 @@ static void spin_leave(tp_pipe *p, const unsigned *waiters)
  * microsecond): the other side paused. A reader's spin also ends as soon
  * as writers have published `need` bytes: writers that publish without
  * the lock bump the word only for readers counted as watching, and a
- * spinning reader is not (see tp__pipe_sleep). Returns whether anything changed meanwhile (the
- * caller must re-check before it sleeps). Called and returns locked. */
+ * spinning reader is not (see tp__pipe_sleep). Returns whether anything
+ * changed meanwhile (the caller must re-check before it sleeps). Called
+ * and returns locked. */
 static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, unsigned ns,
                             const tp__counter *moving)
 {

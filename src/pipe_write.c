@@ -381,12 +381,13 @@ static inline bool strands_space(tp__seg *t)
 
 /* Gives back the free space of a copy tail that a ref segment is about to
  * follow (both locks held), unless someone else holds a reference to it
- * (a view, or a large read copying out of it). The allocator may move the
- * block: then whatever pointed at it is pointed at the new one. */
+ * (a view, or a large read copying out of it) or it is drained (link_chain
+ * drops it). The allocator may move the block: then whatever pointed at it
+ * is pointed at the new one. */
 static void shrink_tail(tp_pipe *p)
 {
     tp__seg *t = p->tail;
-    if (t == NULL || !strands_space(t) || p->tail_busy ||
+    if (t == NULL || !strands_space(t) || tp__seg_unread(t) == 0 || p->tail_busy ||
         atomic_load_explicit(&t->refs, memory_order_acquire) != 1)
         return;
     size_t end = tp__seg_end(t);
