@@ -348,10 +348,16 @@ class Signals(Tmp):
             if rec["bytes"] == len(data):
                 break
         self.assertGreater(rec["fill_bytes"], 0)
+        # send_signal does nothing once the process has exited: note it,
+        # and keep the record and the rest of stderr for a failure message
+        # (this test once saw exit status 0, not reproduced since).
+        exited_before = p.poll()
         p.send_signal(signal.SIGINT)
         got = p.stdout.read()
-        p.stderr.read()
-        self.assertEqual(p.wait(timeout=HANG), 130)
+        err = p.stderr.read()
+        why = "exited before SIGINT: %r; matched %r; got %d of %d bytes; stderr tail %r" % (
+            exited_before, rec, len(got), len(data), err[-1500:])
+        self.assertEqual(p.wait(timeout=HANG), 130, why)
         self.assertEqual(digest(got), digest(data))
 
     def test_second_sigint_stops_at_once(self):
