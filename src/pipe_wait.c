@@ -82,9 +82,10 @@ static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, un
             bumped = true;
             break;
         }
-        if (published != NULL && tp__count(published) != seen_published) {
+        uint64_t now_published = published != NULL ? tp__count(published) : seen_published;
+        if (now_published != seen_published) {
             /* Enough for the caller (readmatch may need a whole line)? */
-            seen_published = tp__count(published);
+            seen_published = now_published;
             if (tp__pipe_buffered(p) >= need) {
                 bumped = true;
                 break;
