@@ -307,6 +307,11 @@ typedef struct tp__ext {
         size_t peak_buffered;      /* the stats' `peak_buffered` */
         uint64_t last_write_ns;    /* tp__now_coarse_ns of the last write */
         size_t grow_cap;           /* size of the next small-write segment */
+        /* The write token's bias (see wtoken.c). */
+        atomic_uint busy;          /* the biased owner is inside */
+        unsigned streak;           /* fast writes in a row by streak_by */
+        unsigned bias_after;       /* streak that earns the bias; doubles per revocation */
+        uintptr_t streak_by;       /* tp__self of the thread on the streak */
     } w;
     /* Spinning waiters watch this word and nothing else. The padding keeps
      * it alone on its cache line: watching it must not pull in the lines
@@ -333,10 +338,10 @@ typedef struct tp__ext {
  *   and shrink under a writer's, never the other way;
  * - a reader that is about to sleep for bytes (it spins briefly first,
  *   watching `published`, and is not counted then) counts itself in
- *   `watched`, takes and gives back the token, then looks again. A
- *   writer that publishes without the lock looks at `watched` before it
+ *   `watched`, syncs with the token (tp__wtoken_sync), then looks again.
+ *   A writer that publishes without the lock looks at `watched` before it
  *   gives the token back and, if anybody watches, takes the lock to wake
- *   them. The token orders the two: either the writer's turn came first
+ *   them. The sync orders the two: either the writer's turn came first
  *   and the reader sees its bytes, or the writer sees the reader.
  * Lock order: the pipe lock, then the token. Nobody sleeps or takes the
  * pipe lock while holding the token. */
@@ -392,8 +397,11 @@ struct tp_pipe {
     char *name;              /* read-only after creation */
 
     /* -- the writer's -- */
-    atomic_uint wtoken;      /* the write token: 1 while held */
+    /* The write token: TP__WTOKEN_FREE, TP__WTOKEN_HELD, or biased to the
+     * thread whose tp__self it holds (see wtoken.c). */
+    atomic_uintptr_t wtoken;
     tp__seg *tail;           /* where writes append; token */
+    bool wheld_bias;         /* the token's holder came in through its bias; token */
 };
 /* No cache line holds both the write token and a field that readers look
  * at on every call (see above), whatever the pipe's alignment. */
@@ -409,31 +417,100 @@ static inline size_t tp__pipe_buffered(tp_pipe *p)
     return (size_t)(atomic_load_explicit(&p->published, memory_order_acquire) - out);
 }
 
-/* Takes the write token, politely (see pipe.c); with the pipe lock held
- * or not. */
-void tp__wtoken_take(tp_pipe *p);
-/* Takes it if nobody holds it. */
+/* ---- wtoken.c: the write token, and its bias ----
+ *
+ * Taking a spin flag is an atomic read-modify-write, and on x86 that waits
+ * until the taker's earlier stores have left its core: for a writer of
+ * small messages, the previous message's bytes and counter, whose lines
+ * the reader has looked at since. That wait was a third of such a write.
+ * So a thread that takes the token many times in a row with nobody else
+ * taking it gets it for good: the token is *biased* to it (wtoken holds
+ * its tp__self), and it enters with plain stores and loads: it marks
+ * itself busy, then checks that the bias still stands. Anyone else who
+ * needs the token revokes the bias: swaps the owner's id for HELD, makes
+ * every thread of the process execute a memory barrier (membarrier(2)),
+ * then waits for the owner's busy mark to clear. The barrier is what
+ * makes the owner's unfenced mark-then-check safe, an asymmetric Dekker:
+ * either the revoker sees the mark or the owner sees the revocation. */
+enum { TP__WTOKEN_FREE = 0, TP__WTOKEN_HELD = 1 };
+
+/* This thread's id in wtoken: never FREE or HELD. The thread pointer
+ * where the compiler can read it in one instruction (it is what
+ * pthread_self returns on glibc, but without the call). */
+static inline uintptr_t tp__self(void)
+{
+#if defined(__has_builtin) && (defined(__x86_64__) || defined(__aarch64__))
+#if __has_builtin(__builtin_thread_pointer)
+    return (uintptr_t)__builtin_thread_pointer();
+#endif
+#endif
+    return (uintptr_t)pthread_self();
+}
+
+/* The bias owner's entry: mark busy, then check the bias stands. The
+ * check's load may not be answered before the mark is visible to others
+ * (x86 lets a load pass an earlier store): the revoker's membarrier makes
+ * up for the fence this side does not execute. */
+static inline bool tp__wtoken_enter_biased(tp_pipe *p)
+{
+    atomic_uint *busy = &p->ext->w.busy;
+    atomic_store_explicit(busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&p->wtoken, memory_order_acquire) != tp__self()) {
+        atomic_store_explicit(busy, 0, memory_order_release);
+        return false;
+    }
+    p->wheld_bias = true;
+    return true;
+}
+
+/* Takes the write token if it is free or biased to this thread. */
 static inline bool tp__wtoken_try(tp_pipe *p)
 {
-    return atomic_load_explicit(&p->wtoken, memory_order_relaxed) == 0 &&
-           atomic_exchange_explicit(&p->wtoken, 1, memory_order_acquire) == 0;
+    uintptr_t v = atomic_load_explicit(&p->wtoken, memory_order_relaxed);
+    if (v == TP__WTOKEN_FREE)
+        return atomic_compare_exchange_strong_explicit(&p->wtoken, &v, TP__WTOKEN_HELD,
+                                                       memory_order_acquire,
+                                                       memory_order_relaxed);
+    return v != TP__WTOKEN_HELD && v == tp__self() && tp__wtoken_enter_biased(p);
 }
+/* Takes it, politely, revoking another thread's bias if need be; with the
+ * pipe lock held or not. */
+void tp__wtoken_take(tp_pipe *p);
 static inline void tp__wtoken_give(tp_pipe *p)
 {
-    atomic_store_explicit(&p->wtoken, 0, memory_order_release);
+    if (p->wheld_bias) {
+        p->wheld_bias = false;
+        atomic_store_explicit(&p->ext->w.busy, 0, memory_order_release);
+        return;
+    }
+    atomic_store_explicit(&p->wtoken, TP__WTOKEN_FREE, memory_order_release);
 }
-/* Counts a watcher in or out (pipe lock held). Counting in passes
- * through the token: a writer that published without the lock either
- * did so before (and the caller, looking again, sees the bytes) or will
- * see the count. */
+/* Gives it back after a write that took it with tp__wtoken_try, and
+ * counts the streak that may earn this thread the bias. */
+void tp__wtoken_give_streak(tp_pipe *p);
+static inline void tp__wtoken_give_writer(tp_pipe *p)
+{
+    if (p->wheld_bias)
+        tp__wtoken_give(p);
+    else
+        tp__wtoken_give_streak(p);
+}
+/* Orders the caller's earlier stores against whoever holds the token:
+ * afterwards, a holder either sees them or finished before the caller's
+ * next look. Passes through a free token; with a bias, executes the
+ * barrier on every thread instead of revoking it. */
+void tp__wtoken_sync(tp_pipe *p);
+/* Counts a watcher in or out (pipe lock held). Counting in syncs with
+ * the token: a writer that published without the lock either did so
+ * before (and the caller, looking again, sees the bytes) or will see the
+ * count. */
 static inline void tp__pipe_watch(tp_pipe *p, int delta)
 {
     unsigned n = atomic_load_explicit(&p->watched, memory_order_relaxed);
     atomic_store_explicit(&p->watched, n + (unsigned)delta, memory_order_relaxed);
-    if (delta > 0) {
-        tp__wtoken_take(p);
-        tp__wtoken_give(p);
-    }
+    if (delta > 0)
+        tp__wtoken_sync(p);
 }
 /* Both locks, in order; and both released. */
 void tp__pipe_lock(tp_pipe *p);

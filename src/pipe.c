@@ -50,15 +50,6 @@ void tp__pipe_lock(tp_pipe *p)
     pthread_mutex_lock(&p->lock);
 }
 
-/* The token is held for a short copy at most and never across a wait, so
- * a thread that wants it spins: pauses first, then yields its core, which
- * on a busy machine may be what the holder needs to finish. */
-void tp__wtoken_take(tp_pipe *p)
-{
-    for (unsigned i = 0; !tp__wtoken_try(p); i++)
-        tp__spin_step(i);
-}
-
 tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeout,
                      const char *name)
 {

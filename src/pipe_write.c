@@ -102,8 +102,11 @@ static void publish_locked(tp_pipe *p, size_t n)
  * still holding the token is what makes this safe). */
 static void finish_unlocked(tp_pipe *p)
 {
+    /* Not before the publish: a biased token orders the two only by the
+     * watcher's barrier (see tp__wtoken_sync). */
+    atomic_signal_fence(memory_order_seq_cst);
     bool watched = atomic_load_explicit(&p->watched, memory_order_relaxed) != 0;
-    tp__wtoken_give(p);
+    tp__wtoken_give_writer(p);
     if (!watched)
         return;
     tp__pipe_lock(p);

@@ -1,0 +1,340 @@
+/* test_write_bias.c - the write token's bias against everything that can
+ * meet it. A thread that makes a few hundred token-only writes in a row
+ * gets the token for good and enters without an atomic instruction; any
+ * other thread that needs the token revokes that (see wtoken.c). Each case
+ * first lets one writer earn the bias with a long solo run, then brings in
+ * what must take it back or work around it: other writers, a reader that
+ * goes to sleep and must be woken, stats, and EOF. Records carry their
+ * writer and sequence number, so a lost, doubled, torn or reordered write
+ * shows. Where membarrier is missing (and under ThreadSanitizer) nothing
+ * is biased and these cases test the plain token. */
+#include "rel_util.h"
+
+#include <sched.h>
+
+/* Every write is one byte, so none is ever partial or torn: the writer
+ * in the top two bits, its sequence number modulo 64 below. A lost,
+ * doubled or reordered write shows in the sequence; the per-writer
+ * totals catch the rest. */
+#define MAX_WRITERS 3
+/* Longer than the longest run that earns the bias (TP__BIAS_AFTER_MAX):
+ * every solo run earns it, whatever revocations came before. */
+#define SOLO_RUN 70000
+
+typedef struct checker {
+    uint64_t next[MAX_WRITERS];
+    uint64_t records;
+    char bad[160]; /* the first problem; empty: none */
+} checker;
+
+static void feed(checker *c, const unsigned char *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++, c->records++) {
+        unsigned w = d[i] >> 6;
+        if (c->bad[0] != '\0')
+            continue;
+        if (w >= MAX_WRITERS)
+            snprintf(c->bad, sizeof c->bad, "byte %llu names writer %u",
+                     (unsigned long long)c->records, w);
+        else if ((d[i] & 63u) != (c->next[w] & 63u))
+            snprintf(c->bad, sizeof c->bad, "writer %u: byte %llu has sequence %u, want %llu", w,
+                     (unsigned long long)c->records, d[i] & 63u,
+                     (unsigned long long)(c->next[w] & 63u));
+        else
+            c->next[w]++;
+    }
+}
+
+/* Writes records seq [from, to) of writer w; returns how many went in
+ * (fewer only when a write failed, with *err set). */
+static uint64_t put_records(tp_pipe *p, uint32_t w, uint64_t from, uint64_t to, int *err)
+{
+    for (uint64_t s = from; s < to; s++) {
+        unsigned char b = (unsigned char)(w << 6 | (s & 63u));
+        ssize_t k = tp_pipe_write(p, &b, 1);
+        if (k != 1) {
+            *err = k < 0 ? errno : EIO;
+            return s - from;
+        }
+    }
+    return to - from;
+}
+
+/* Reads until EOF with reads and views of varied sizes. Returns 0, or
+ * the errno of a failed read. */
+static int read_to_eof(tp_pipe *p, checker *c, uint64_t seed, atomic_uint_least64_t *progress)
+{
+    uint64_t rng = seed;
+    unsigned char buf[4096];
+    for (;;) {
+        size_t max = 1 + (size_t)rel_below(&rng, sizeof buf);
+        ssize_t k;
+        if (rel_below(&rng, 4) == 0) {
+            const void *d;
+            tp_view *v;
+            k = tp_pipe_read_view(p, max, &d, &v);
+            if (k > 0) {
+                feed(c, d, (size_t)k);
+                tp_view_release(v);
+            }
+        } else {
+            k = tp_pipe_read(p, buf, max);
+            if (k > 0)
+                feed(c, buf, (size_t)k);
+        }
+        if (k == 0)
+            return 0;
+        if (k < 0)
+            return errno;
+        if (progress != NULL)
+            atomic_store_explicit(progress, c->records, memory_order_relaxed);
+    }
+}
+
+/* ---- writers taking turns with a biased one ---- */
+
+typedef struct turns {
+    tp_pipe *p;
+    pthread_barrier_t phase;
+    int rounds;
+    uint64_t together; /* records each writer writes in a shared phase */
+    uint64_t written[MAX_WRITERS];
+    int err[MAX_WRITERS];
+} turns;
+
+typedef struct turn_arg {
+    turns *t;
+    uint32_t w;
+} turn_arg;
+
+static void *turn_writer(void *arg)
+{
+    turn_arg *a = arg;
+    turns *t = a->t;
+    for (int r = 0; r < t->rounds; r++) {
+        /* Solo: one writer earns the bias, the others wait. */
+        if ((uint32_t)r % MAX_WRITERS == a->w && t->err[a->w] == 0)
+            t->written[a->w] +=
+                put_records(t->p, a->w, t->written[a->w], t->written[a->w] + SOLO_RUN, &t->err[a->w]);
+        pthread_barrier_wait(&t->phase);
+        /* Together: the others' first writes revoke it. */
+        if (t->err[a->w] == 0)
+            t->written[a->w] += put_records(t->p, a->w, t->written[a->w],
+                                            t->written[a->w] + t->together, &t->err[a->w]);
+        pthread_barrier_wait(&t->phase);
+    }
+    return NULL;
+}
+
+typedef struct turn_reader {
+    tp_pipe *p;
+    checker c;
+    int err;
+} turn_reader;
+
+static void *turn_reader_main(void *arg)
+{
+    turn_reader *tr = arg;
+    tr->err = read_to_eof(tr->p, &tr->c, 11, NULL);
+    return NULL;
+}
+
+static void writers_take_turns_with_a_biased_one(void **state)
+{
+    (void)state;
+    turns t;
+    memset(&t, 0, sizeof t);
+    t.p = tp_pipe_new(8192, true, true, 30.0, "turns");
+    assert_non_null(t.p);
+    t.rounds = (int)rel_env("TP_FAST_ROUNDS", 1) * 2 * MAX_WRITERS;
+    t.together = 5000;
+    assert_int_equal(pthread_barrier_init(&t.phase, NULL, MAX_WRITERS), 0);
+    turn_reader tr;
+    memset(&tr, 0, sizeof tr);
+    tr.p = t.p;
+    pthread_t rd, wr[MAX_WRITERS];
+    turn_arg args[MAX_WRITERS];
+    assert_int_equal(pthread_create(&rd, NULL, turn_reader_main, &tr), 0);
+    for (uint32_t w = 0; w < MAX_WRITERS; w++) {
+        args[w] = (turn_arg){&t, w};
+        assert_int_equal(pthread_create(&wr[w], NULL, turn_writer, &args[w]), 0);
+    }
+    for (int w = 0; w < MAX_WRITERS; w++)
+        pthread_join(wr[w], NULL);
+    assert_int_equal(tp_pipe_write_eof(t.p), 0);
+    pthread_join(rd, NULL);
+    pthread_barrier_destroy(&t.phase);
+    if (tr.c.bad[0] != '\0')
+        fail_msg("%s", tr.c.bad);
+    assert_int_equal(tr.err, 0);
+    for (int w = 0; w < MAX_WRITERS; w++) {
+        assert_int_equal(t.err[w], 0);
+        assert_int_equal(tr.c.next[w], t.written[w]);
+    }
+    tp_pipe_free(t.p);
+}
+
+/* ---- a reader asleep while the writer holds the bias ---- */
+
+/* The reader's stall callback: the reader has waited long enough to have
+ * counted itself as watching and gone to sleep. It removes itself, so
+ * the reader's next sleep has only the pipe's own timeout: a wake-up the
+ * writer fails to give shows as ETIMEDOUT instead of being covered by the
+ * next stall call. */
+typedef struct sleeper {
+    tp_pipe *p;
+    atomic_int asleep; /* the round whose read has gone to sleep, + 1 */
+    int round;
+    int rounds;
+    int err;
+} sleeper;
+
+static void on_stall(tp_pipe *p, int side, double idle, void *ctx)
+{
+    (void)idle;
+    sleeper *s = ctx;
+    if (side == TP_SIDE_READER) {
+        tp_pipe_set_stall_fn(p, 0, NULL, NULL);
+        atomic_store(&s->asleep, s->round + 1);
+    }
+}
+
+static void *sleeper_writer(void *arg)
+{
+    sleeper *s = arg;
+    int err = 0;
+    /* The run that earns the bias; the reader drains it. */
+    uint64_t seq = put_records(s->p, 0, 0, 2000, &err);
+    for (int r = 0; r < s->rounds && err == 0; r++) {
+        for (unsigned i = 0; atomic_load(&s->asleep) != r + 1; i++)
+            sched_yield();
+        seq += put_records(s->p, 0, seq, seq + 1, &err);
+    }
+    s->err = err;
+    tp_pipe_write_eof(s->p);
+    return NULL;
+}
+
+/* Reads the next record. */
+static void read_one(tp_pipe *p, checker *c, int round)
+{
+    unsigned char b;
+    ssize_t k = tp_pipe_read(p, &b, 1);
+    if (k != 1)
+        fail_msg("round %d: read returned %zd (%s)", round, k, k < 0 ? strerror(errno) : "EOF");
+    feed(c, &b, 1);
+}
+
+static void biased_writer_wakes_a_sleeping_reader(void **state)
+{
+    (void)state;
+    sleeper s;
+    memset(&s, 0, sizeof s);
+    atomic_init(&s.asleep, 0);
+    /* A lost wake-up would leave the reader asleep for the full 20 s. */
+    s.p = tp_pipe_new(1 << 16, true, true, 20.0, "sleeper");
+    assert_non_null(s.p);
+    s.rounds = (int)rel_env("TP_FAST_ROUNDS", 1) * 200;
+    checker c;
+    memset(&c, 0, sizeof c);
+    pthread_t w;
+    assert_int_equal(pthread_create(&w, NULL, sleeper_writer, &s), 0);
+    while (c.records < 2000)
+        read_one(s.p, &c, -1);
+    for (int r = 0; r < s.rounds; r++) {
+        s.round = r;
+        assert_int_equal(tp_pipe_set_stall_fn(s.p, 0.0005, on_stall, &s), 0);
+        read_one(s.p, &c, r);
+    }
+    unsigned char buf[64];
+    assert_int_equal(tp_pipe_read(s.p, buf, sizeof buf), 0); /* EOF */
+    pthread_join(w, NULL);
+    assert_int_equal(s.err, 0);
+    if (c.bad[0] != '\0')
+        fail_msg("%s", c.bad);
+    assert_int_equal(c.records, 2000 + (uint64_t)s.rounds);
+    tp_pipe_free(s.p);
+}
+
+/* ---- EOF and stats from other threads while a writer holds the bias ---- */
+
+typedef struct ender {
+    tp_pipe *p;
+    uint64_t written;
+    int err;
+} ender;
+
+static void *endless_writer(void *arg)
+{
+    ender *e = arg;
+    /* Until a write fails: the EOF the test thread writes. */
+    for (;;) {
+        int err = 0;
+        e->written += put_records(e->p, 0, e->written, e->written + 1000, &err);
+        if (err != 0) {
+            e->err = err;
+            return NULL;
+        }
+    }
+}
+
+typedef struct eof_reader {
+    tp_pipe *p;
+    checker c;
+    atomic_uint_least64_t progress;
+    int err;
+} eof_reader;
+
+static void *eof_reader_main(void *arg)
+{
+    eof_reader *er = arg;
+    er->err = read_to_eof(er->p, &er->c, 5, &er->progress);
+    return NULL;
+}
+
+static void eof_and_stats_revoke_the_bias(void **state)
+{
+    (void)state;
+    for (int round = 0; round < (int)rel_env("TP_FAST_ROUNDS", 1) * 20; round++) {
+        ender e = {tp_pipe_new(4096, true, true, 30.0, "ender"), 0, 0};
+        assert_non_null(e.p);
+        eof_reader er;
+        memset(&er, 0, sizeof er);
+        er.p = e.p;
+        atomic_init(&er.progress, 0);
+        pthread_t w, rd;
+        assert_int_equal(pthread_create(&rd, NULL, eof_reader_main, &er), 0);
+        assert_int_equal(pthread_create(&w, NULL, endless_writer, &e), 0);
+        /* Stats take the token too: a few while the writer streams. */
+        for (uint64_t seen = 0; seen < 3000;) {
+            tp_pipe_stats st;
+            assert_int_equal(tp_pipe_get_stats(e.p, &st), 0);
+            assert_true(st.bytes_in >= st.bytes_out);
+            while (atomic_load_explicit(&er.progress, memory_order_relaxed) < seen + 1000)
+                sched_yield();
+            seen += 1000;
+        }
+        assert_int_equal(tp_pipe_write_eof(e.p), 0);
+        pthread_join(w, NULL);
+        pthread_join(rd, NULL);
+        assert_int_equal(e.err, EPIPE);
+        if (er.c.bad[0] != '\0')
+            fail_msg("%s", er.c.bad);
+        assert_int_equal(er.err, 0);
+        /* Every write that succeeded was read, and nothing else. */
+        assert_int_equal(er.c.next[0], e.written);
+        tp_pipe_free(e.p);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(writers_take_turns_with_a_biased_one),
+        cmocka_unit_test(biased_writer_wakes_a_sleeping_reader),
+        cmocka_unit_test(eof_and_stats_revoke_the_bias),
+    };
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests_name("write_bias", tests, NULL, NULL);
+}
