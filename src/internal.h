@@ -308,7 +308,6 @@ typedef struct tp__ext {
         uint64_t last_write_ns;    /* tp__now_coarse_ns of the last write */
         size_t grow_cap;           /* size of the next small-write segment */
         /* The write token's bias (see wtoken.c). */
-        atomic_uint busy;          /* the biased owner is inside */
         unsigned streak;           /* fast writes in a row by streak_by */
         unsigned bias_after;       /* streak that earns the bias; doubles per revocation */
         uintptr_t streak_by;       /* tp__self of the thread on the streak */
@@ -398,7 +397,7 @@ struct tp_pipe {
 
     /* -- the writer's -- */
     /* The write token: TP__WTOKEN_FREE, TP__WTOKEN_HELD, or biased to the
-     * thread whose tp__self it holds (see wtoken.c). */
+     * thread whose record it holds (see wtoken.c). */
     atomic_uintptr_t wtoken;
     tp__seg *tail;           /* where writes append; token */
     bool wheld_bias;         /* the token's holder came in through its bias; token */
@@ -425,39 +424,55 @@ static inline size_t tp__pipe_buffered(tp_pipe *p)
  * the reader has looked at since. That wait was a third of such a write.
  * So a thread that takes the token many times in a row with nobody else
  * taking it gets it for good: the token is *biased* to it (wtoken holds
- * its tp__self), and it enters with plain stores and loads: it marks
- * itself busy, then checks that the bias still stands. Anyone else who
- * needs the token revokes the bias: swaps the owner's id for HELD, makes
- * every thread of the process execute a memory barrier (membarrier(2)),
- * then waits for the owner's busy mark to clear. The barrier is what
- * makes the owner's unfenced mark-then-check safe, an asymmetric Dekker:
- * either the revoker sees the mark or the owner sees the revocation. */
+ * the thread's record), and it enters with plain stores and loads: it
+ * writes the pipe into its record's `inside`, then checks that the bias
+ * still stands. Anyone else who needs the token revokes the bias: swaps
+ * the record for HELD, makes every thread of the process execute a memory
+ * barrier (membarrier(2)), then waits until the record no longer says it
+ * is inside. The barrier is what makes the owner's unfenced
+ * mark-then-check safe, an asymmetric Dekker: either the revoker sees the
+ * mark or the owner sees the revocation.
+ *
+ * The mark is in the thread's own record, not in the pipe: a thread that
+ * read its own record in wtoken, was preempted, and meanwhile lost the
+ * bias to another thread, writes only its own mark when it resumes, so
+ * it cannot clear the new owner's. Records are never freed (a revoker may
+ * read the record of a thread that has exited): an exiting thread's
+ * record goes to the next new thread, which thereby inherits its biases,
+ * safely, since one live thread at a time has it. */
 enum { TP__WTOKEN_FREE = 0, TP__WTOKEN_HELD = 1 };
 
-/* This thread's id in wtoken: never FREE or HELD. The thread pointer
- * where the compiler can read it in one instruction (it is what
- * pthread_self returns on glibc, but without the call). */
+typedef struct tp__thread {
+    /* The pipe whose token this thread holds through its bias, or NULL.
+     * Written by its thread on every biased entry and exit, read by
+     * revokers: alone on its cache line. */
+    _Atomic(tp_pipe *) inside;
+    struct tp__thread *next_free; /* on the free list while no thread has it */
+    struct tp__thread *next_all;  /* every record, so that none looks leaked */
+    char pad[64 - sizeof(void *) * 3];
+} tp__thread;
+
+/* This thread's record, NULL until its first fast write. Initial-exec:
+ * one instruction to read, on every write. */
+extern __thread tp__thread *tp__me __attribute__((tls_model("initial-exec")));
+/* This thread's id in wtoken (its record), 0 before it has one: never
+ * FREE-or-HELD-and-equal to a biased value. */
 static inline uintptr_t tp__self(void)
 {
-#if defined(__has_builtin) && (defined(__x86_64__) || defined(__aarch64__))
-#if __has_builtin(__builtin_thread_pointer)
-    return (uintptr_t)__builtin_thread_pointer();
-#endif
-#endif
-    return (uintptr_t)pthread_self();
+    return (uintptr_t)tp__me;
 }
 
-/* The bias owner's entry: mark busy, then check the bias stands. The
- * check's load may not be answered before the mark is visible to others
- * (x86 lets a load pass an earlier store): the revoker's membarrier makes
- * up for the fence this side does not execute. */
+/* The bias owner's entry: mark, then check the bias stands. The check's
+ * load may not be answered before the mark is visible to others (x86 lets
+ * a load pass an earlier store): the revoker's membarrier makes up for
+ * the fence this side does not execute. */
 static inline bool tp__wtoken_enter_biased(tp_pipe *p)
 {
-    atomic_uint *busy = &p->ext->w.busy;
-    atomic_store_explicit(busy, 1, memory_order_relaxed);
+    tp__thread *me = tp__me;
+    atomic_store_explicit(&me->inside, p, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&p->wtoken, memory_order_acquire) != tp__self()) {
-        atomic_store_explicit(busy, 0, memory_order_release);
+    if (atomic_load_explicit(&p->wtoken, memory_order_acquire) != (uintptr_t)me) {
+        atomic_store_explicit(&me->inside, NULL, memory_order_release);
         return false;
     }
     p->wheld_bias = true;
@@ -472,7 +487,7 @@ static inline bool tp__wtoken_try(tp_pipe *p)
         return atomic_compare_exchange_strong_explicit(&p->wtoken, &v, TP__WTOKEN_HELD,
                                                        memory_order_acquire,
                                                        memory_order_relaxed);
-    return v != TP__WTOKEN_HELD && v == tp__self() && tp__wtoken_enter_biased(p);
+    return v == tp__self() && tp__wtoken_enter_biased(p);
 }
 /* Takes it, politely, revoking another thread's bias if need be; with the
  * pipe lock held or not. */
@@ -481,7 +496,7 @@ static inline void tp__wtoken_give(tp_pipe *p)
 {
     if (p->wheld_bias) {
         p->wheld_bias = false;
-        atomic_store_explicit(&p->ext->w.busy, 0, memory_order_release);
+        atomic_store_explicit(&tp__me->inside, NULL, memory_order_release);
         return;
     }
     atomic_store_explicit(&p->wtoken, TP__WTOKEN_FREE, memory_order_release);

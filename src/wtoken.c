@@ -35,6 +35,66 @@
 #define TP__BIAS_AFTER_MIN 256u
 #define TP__BIAS_AFTER_MAX 65536u
 
+__thread tp__thread *tp__me __attribute__((tls_model("initial-exec")));
+
+/* Records of exited threads, for the next new ones; every record ever
+ * made; and the key whose destructor puts a thread's record on the free
+ * list when it exits. */
+static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
+static tp__thread *free_records;
+static tp__thread *all_records;
+static pthread_key_t record_key;
+static bool record_key_made;
+static pthread_once_t record_once = PTHREAD_ONCE_INIT;
+
+static void record_release(void *rec)
+{
+    tp__thread *t = rec;
+    pthread_mutex_lock(&free_lock);
+    t->next_free = free_records;
+    free_records = t;
+    pthread_mutex_unlock(&free_lock);
+    tp__me = NULL;
+}
+
+static void make_record_key(void)
+{
+    record_key_made = pthread_key_create(&record_key, record_release) == 0;
+}
+
+/* Gives this thread a record: an exited thread's, or a new one from the C
+ * library (not the allocator seam: it is never freed, by design, and is
+ * no pipe's memory). Returns 0 when none can be had: no bias then. */
+static uintptr_t make_self(void)
+{
+    pthread_once(&record_once, make_record_key);
+    if (!record_key_made)
+        return 0;
+    pthread_mutex_lock(&free_lock);
+    tp__thread *t = free_records;
+    if (t != NULL) {
+        free_records = t->next_free;
+    } else if (posix_memalign((void **)&t, 64, sizeof *t) == 0) {
+        atomic_init(&t->inside, NULL);
+        t->next_all = all_records;
+        all_records = t;
+    } else {
+        t = NULL;
+    }
+    pthread_mutex_unlock(&free_lock);
+    if (t == NULL)
+        return 0;
+    /* A recycled record's `inside` is NULL: its thread left every pipe
+     * before it exited (and a revoker may be reading it). */
+    t->next_free = NULL;
+    if (pthread_setspecific(record_key, t) != 0) {
+        record_release(t);
+        return 0;
+    }
+    tp__me = t;
+    return (uintptr_t)t;
+}
+
 static pthread_once_t barrier_once = PTHREAD_ONCE_INIT;
 static bool barrier_works;
 
@@ -70,14 +130,14 @@ static void barrier_everywhere(void)
     abort();
 }
 
-/* Having swapped the owner's id for HELD: waits until the owner is
+/* Having swapped the owner's record for HELD: waits until the owner is
  * neither inside nor about to come in. */
-static void finish_revoking(tp_pipe *p)
+static void finish_revoking(tp_pipe *p, tp__thread *owner)
 {
     barrier_everywhere();
-    tp__ext *x = p->ext;
-    for (unsigned i = 0; atomic_load_explicit(&x->w.busy, memory_order_acquire) != 0; i++)
+    for (unsigned i = 0; atomic_load_explicit(&owner->inside, memory_order_acquire) == p; i++)
         tp__spin_step(i);
+    tp__ext *x = p->ext;
     x->w.streak = 0;
     if (x->w.bias_after < TP__BIAS_AFTER_MAX)
         x->w.bias_after *= 2;
@@ -95,7 +155,7 @@ void tp__wtoken_take(tp_pipe *p)
         if (v != TP__WTOKEN_FREE && v != TP__WTOKEN_HELD && v != tp__self() &&
             atomic_compare_exchange_strong_explicit(&p->wtoken, &v, TP__WTOKEN_HELD,
                                                     memory_order_acquire, memory_order_relaxed)) {
-            finish_revoking(p);
+            finish_revoking(p, (tp__thread *)v);
             return;
         }
         tp__spin_step(i);
@@ -131,13 +191,17 @@ void tp__wtoken_give_streak(tp_pipe *p)
 {
     tp__ext *x = p->ext;
     uintptr_t me = tp__self();
+    if (me == 0 && (!bias_possible() || (me = make_self()) == 0)) {
+        atomic_store_explicit(&p->wtoken, TP__WTOKEN_FREE, memory_order_release);
+        return;
+    }
     if (x->w.streak_by != me) {
         x->w.streak_by = me;
         x->w.streak = 0;
     }
     if (x->w.bias_after == 0)
         x->w.bias_after = TP__BIAS_AFTER_MIN;
-    if (++x->w.streak >= x->w.bias_after && bias_possible()) {
+    if (++x->w.streak >= x->w.bias_after) {
         x->w.streak = 0;
         atomic_store_explicit(&p->wtoken, me, memory_order_release);
         return;
