@@ -308,6 +308,10 @@ typedef struct tp__ext {
         uint64_t last_write_ns;    /* tp__now_coarse_ns of the last write */
         size_t grow_cap;           /* size of the next small-write segment */
         /* The write token's bias (see wtoken.c). */
+        /* The token's holder came in through its bias. Here, not next to
+         * the token: readers look at the token (never taking a biased
+         * one), and the owner sets this on every entry. */
+        bool held_bias;
         unsigned streak;           /* fast writes in a row by streak_by */
         unsigned bias_after;       /* streak that earns the bias; doubles per revocation */
         uintptr_t streak_by;       /* tp__self of the thread on the streak */
@@ -400,7 +404,6 @@ struct tp_pipe {
      * thread whose record it holds (see wtoken.c). */
     atomic_uintptr_t wtoken;
     tp__seg *tail;           /* where writes append; token */
-    bool wheld_bias;         /* the token's holder came in through its bias; token */
 };
 /* No cache line holds both the write token and a field that readers look
  * at on every call (see above), whatever the pipe's alignment. */
@@ -421,7 +424,8 @@ static inline size_t tp__pipe_buffered(tp_pipe *p)
  * Taking a spin flag is an atomic read-modify-write, and on x86 that waits
  * until the taker's earlier stores have left its core: for a writer of
  * small messages, the previous message's bytes and counter, whose lines
- * the reader has looked at since. That wait was a third of such a write.
+ * the reader has looked at since. That wait was a quarter of a 64-byte
+ * write in the benchmark.
  * So a thread that takes the token many times in a row with nobody else
  * taking it gets it for good: the token is *biased* to it (wtoken holds
  * the thread's record), and it enters with plain stores and loads: it
@@ -475,7 +479,7 @@ static inline bool tp__wtoken_enter_biased(tp_pipe *p)
         atomic_store_explicit(&me->inside, NULL, memory_order_release);
         return false;
     }
-    p->wheld_bias = true;
+    p->ext->w.held_bias = true;
     return true;
 }
 
@@ -492,10 +496,16 @@ static inline bool tp__wtoken_try(tp_pipe *p)
 /* Takes it, politely, revoking another thread's bias if need be; with the
  * pipe lock held or not. */
 void tp__wtoken_take(tp_pipe *p);
+/* Whether the caller, holding the token, came in through its bias (a
+ * pipe biased to anyone has its extras). */
+static inline bool tp__wtoken_held_biased(tp_pipe *p)
+{
+    return p->ext != NULL && p->ext->w.held_bias;
+}
 static inline void tp__wtoken_give(tp_pipe *p)
 {
-    if (p->wheld_bias) {
-        p->wheld_bias = false;
+    if (tp__wtoken_held_biased(p)) {
+        p->ext->w.held_bias = false;
         atomic_store_explicit(&tp__me->inside, NULL, memory_order_release);
         return;
     }
@@ -506,7 +516,7 @@ static inline void tp__wtoken_give(tp_pipe *p)
 void tp__wtoken_give_streak(tp_pipe *p);
 static inline void tp__wtoken_give_writer(tp_pipe *p)
 {
-    if (p->wheld_bias)
+    if (p->ext->w.held_bias)
         tp__wtoken_give(p);
     else
         tp__wtoken_give_streak(p);
