@@ -523,8 +523,7 @@ static inline void tp__wtoken_give_writer(tp_pipe *p)
 }
 /* Orders the caller's earlier stores against whoever holds the token:
  * afterwards, a holder either sees them or finished before the caller's
- * next look. Passes through a free token; with a bias, executes the
- * barrier on every thread instead of revoking it. */
+ * next look. Passes through the token, revoking a bias. */
 void tp__wtoken_sync(tp_pipe *p);
 /* Counts a watcher in or out (pipe lock held). Counting in syncs with
  * the token: a writer that published without the lock either did so

@@ -164,27 +164,12 @@ void tp__wtoken_take(tp_pipe *p)
 
 void tp__wtoken_sync(tp_pipe *p)
 {
-    for (unsigned i = 0;; i++) {
-        uintptr_t v = atomic_load_explicit(&p->wtoken, memory_order_relaxed);
-        if (v == TP__WTOKEN_FREE) {
-            if (atomic_compare_exchange_strong_explicit(&p->wtoken, &v, TP__WTOKEN_HELD,
-                                                        memory_order_acq_rel,
-                                                        memory_order_relaxed)) {
-                tp__wtoken_give(p);
-                return;
-            }
-        } else if (v != TP__WTOKEN_HELD) {
-            /* Biased. To the caller itself: it is not inside, nothing to
-             * order. To another thread: the barrier orders the caller's
-             * stores with that thread's entry (see tp__wtoken_enter_biased);
-             * a revocation meanwhile changes nothing, its revoker's own
-             * turn comes after the barrier too. */
-            if (v != tp__self())
-                barrier_everywhere();
-            return;
-        }
-        tp__spin_step(i);
-    }
+    /* Revoking another thread's bias costs a barrier on every CPU, as
+     * keeping it and running the barrier would; but a reader that goes
+     * to sleep often then pays it once, not at every sleep, until the
+     * writer earns the bias again (a longer run each time). */
+    tp__wtoken_take(p);
+    tp__wtoken_give(p);
 }
 
 void tp__wtoken_give_streak(tp_pipe *p)

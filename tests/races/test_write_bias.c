@@ -127,8 +127,8 @@ static void *turn_writer(void *arg)
     for (int r = 0; r < t->rounds; r++) {
         /* Solo: one writer earns the bias, the others wait. */
         if ((uint32_t)r % TURN_WRITERS == a->w && t->err[a->w] == 0)
-            t->written[a->w] +=
-                put_records(t->p, a->w, t->written[a->w], t->written[a->w] + SOLO_RUN, &t->err[a->w]);
+            t->written[a->w] += put_some_records(t->p, a->w, t->written[a->w],
+                                                 t->written[a->w] + SOLO_RUN, 1, &t->err[a->w]);
         pthread_barrier_wait(&t->phase);
         /* Together: the others' first writes revoke it. */
         if (t->err[a->w] == 0)
@@ -248,13 +248,19 @@ static void many_writers_trade_the_bias(void **state)
     pthread_mutex_destroy(&c.id_lock);
 }
 
-/* ---- a reader asleep while the writer holds the bias ---- */
+/* ---- a reader going to sleep on a biased writer ---- */
 
-/* The reader's stall callback: the reader has waited long enough to have
- * counted itself as watching and gone to sleep. It removes itself, so
- * the reader's next sleep has only the pipe's own timeout: a wake-up the
- * writer fails to give shows as ETIMEDOUT instead of being covered by the
- * next stall call. */
+/* Each round the writer earns the bias with a long run of one-byte
+ * writes, which the reader drains; then the reader waits for one more
+ * byte. A reader about to sleep revokes the bias (it passes through the
+ * token), so the two race: the writer's next write either comes before
+ * the reader's last look or sees it watching and wakes it. On even
+ * rounds the writer writes that byte only once the reader is asleep
+ * (its stall callback, which runs only after it counted itself as
+ * watching, says so and removes itself, so the next sleep has only the
+ * pipe's timeout); on odd rounds after a spin of 0 to 50 us, anywhere in
+ * the reader's spin, count-in or sleep. A lost wake-up leaves the reader
+ * asleep until the pipe's 20 s timeout: ETIMEDOUT. */
 typedef struct sleeper {
     tp_pipe *p;
     atomic_int asleep; /* the round whose read has gone to sleep, + 1 */
@@ -273,52 +279,68 @@ static void on_stall(tp_pipe *p, int side, double idle, void *ctx)
     }
 }
 
+/* Spins (no system call) for about `us` microseconds. */
+static void spin_for(double us)
+{
+    double until = rel_now() + us * 1e-6;
+    while (rel_now() < until)
+        ;
+}
+
 static void *sleeper_writer(void *arg)
 {
     sleeper *s = arg;
     int err = 0;
-    /* The run that earns the bias; the reader drains it. */
-    uint64_t seq = put_records(s->p, 0, 0, 2000, &err);
+    uint64_t seq = 0, rng = 3;
     for (int r = 0; r < s->rounds && err == 0; r++) {
-        for (unsigned i = 0; atomic_load(&s->asleep) != r + 1; i++)
-            sched_yield();
-        seq += put_records(s->p, 0, seq, seq + 1, &err);
+        seq += put_some_records(s->p, 0, seq, seq + SOLO_RUN, 1, &err);
+        if (r % 2 == 0) {
+            for (unsigned i = 0; atomic_load(&s->asleep) != r + 1; i++)
+                sched_yield();
+        } else {
+            spin_for((double)rel_below(&rng, 50));
+        }
+        if (err == 0)
+            seq += put_records(s->p, 0, seq, seq + 1, &err);
     }
     s->err = err;
     tp_pipe_write_eof(s->p);
     return NULL;
 }
 
-/* Reads the next record. */
-static void read_one(tp_pipe *p, checker *c, int round)
+/* Reads n records, in reads of any size up to n. */
+static void read_records(tp_pipe *p, checker *c, uint64_t n, int round)
 {
-    unsigned char b;
-    ssize_t k = tp_pipe_read(p, &b, 1);
-    if (k != 1)
-        fail_msg("round %d: read returned %zd (%s)", round, k, k < 0 ? strerror(errno) : "EOF");
-    feed(c, &b, 1);
+    unsigned char buf[4096];
+    for (uint64_t want = c->records + n; c->records < want;) {
+        size_t max = want - c->records < sizeof buf ? (size_t)(want - c->records) : sizeof buf;
+        ssize_t k = tp_pipe_read(p, buf, max);
+        if (k <= 0)
+            fail_msg("round %d: read returned %zd (%s)", round, k,
+                     k < 0 ? strerror(errno) : "EOF");
+        feed(c, buf, (size_t)k);
+    }
 }
 
-static void biased_writer_wakes_a_sleeping_reader(void **state)
+static void reader_sleeps_on_a_biased_writer(void **state)
 {
     (void)state;
     sleeper s;
     memset(&s, 0, sizeof s);
     atomic_init(&s.asleep, 0);
-    /* A lost wake-up would leave the reader asleep for the full 20 s. */
     s.p = tp_pipe_new(1 << 16, true, true, 20.0, "sleeper");
     assert_non_null(s.p);
-    s.rounds = (int)rel_env("TP_FAST_ROUNDS", 1) * 200;
+    s.rounds = (int)rel_env("TP_FAST_ROUNDS", 1) * 30;
     checker c;
     memset(&c, 0, sizeof c);
     pthread_t w;
     assert_int_equal(pthread_create(&w, NULL, sleeper_writer, &s), 0);
-    while (c.records < 2000)
-        read_one(s.p, &c, -1);
     for (int r = 0; r < s.rounds; r++) {
+        read_records(s.p, &c, SOLO_RUN, r);
         s.round = r;
-        assert_int_equal(tp_pipe_set_stall_fn(s.p, 0.0005, on_stall, &s), 0);
-        read_one(s.p, &c, r);
+        if (r % 2 == 0)
+            assert_int_equal(tp_pipe_set_stall_fn(s.p, 0.0005, on_stall, &s), 0);
+        read_records(s.p, &c, 1, r);
     }
     unsigned char buf[64];
     assert_int_equal(tp_pipe_read(s.p, buf, sizeof buf), 0); /* EOF */
@@ -326,7 +348,7 @@ static void biased_writer_wakes_a_sleeping_reader(void **state)
     assert_int_equal(s.err, 0);
     if (c.bad[0] != '\0')
         fail_msg("%s", c.bad);
-    assert_int_equal(c.records, 2000 + (uint64_t)s.rounds);
+    assert_int_equal(c.records, (uint64_t)s.rounds * (SOLO_RUN + 1));
     tp_pipe_free(s.p);
 }
 
@@ -344,7 +366,7 @@ static void *endless_writer(void *arg)
     /* Until a write fails: the EOF the test thread writes. */
     for (;;) {
         int err = 0;
-        e->written += put_records(e->p, 0, e->written, e->written + 1000, &err);
+        e->written += put_some_records(e->p, 0, e->written, e->written + 1000, 1, &err);
         if (err != 0) {
             e->err = err;
             return NULL;
@@ -369,7 +391,7 @@ static void *eof_reader_main(void *arg)
 static void eof_and_stats_revoke_the_bias(void **state)
 {
     (void)state;
-    for (int round = 0; round < (int)rel_env("TP_FAST_ROUNDS", 1) * 20; round++) {
+    for (int round = 0; round < (int)rel_env("TP_FAST_ROUNDS", 1) * 5; round++) {
         ender e = {tp_pipe_new(4096, true, true, 30.0, "ender"), 0, 0};
         assert_non_null(e.p);
         eof_reader er;
@@ -379,14 +401,15 @@ static void eof_and_stats_revoke_the_bias(void **state)
         pthread_t w, rd;
         assert_int_equal(pthread_create(&rd, NULL, eof_reader_main, &er), 0);
         assert_int_equal(pthread_create(&w, NULL, endless_writer, &e), 0);
-        /* Stats take the token too: a few while the writer streams. */
-        for (uint64_t seen = 0; seen < 3000;) {
+        /* Stats take the token too: a few while the writer streams, each
+         * after enough one-byte writes to earn the bias again. */
+        for (uint64_t seen = 0; seen < 4 * SOLO_RUN;) {
             tp_pipe_stats st;
             assert_int_equal(tp_pipe_get_stats(e.p, &st), 0);
             assert_true(st.bytes_in >= st.bytes_out);
-            while (atomic_load_explicit(&er.progress, memory_order_relaxed) < seen + 1000)
+            seen += SOLO_RUN;
+            while (atomic_load_explicit(&er.progress, memory_order_relaxed) < seen)
                 sched_yield();
-            seen += 1000;
         }
         assert_int_equal(tp_pipe_write_eof(e.p), 0);
         pthread_join(w, NULL);
@@ -406,7 +429,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(writers_take_turns_with_a_biased_one),
         cmocka_unit_test(many_writers_trade_the_bias),
-        cmocka_unit_test(biased_writer_wakes_a_sleeping_reader),
+        cmocka_unit_test(reader_sleeps_on_a_biased_writer),
         cmocka_unit_test(eof_and_stats_revoke_the_bias),
     };
     if (argc > 1)
