@@ -308,10 +308,6 @@ typedef struct tp__ext {
         uint64_t last_write_ns;    /* tp__now_coarse_ns of the last write */
         size_t grow_cap;           /* size of the next small-write segment */
         /* The write token's bias (see wtoken.c). */
-        /* The token's holder came in through its bias. Here, not next to
-         * the token: readers look at the token (never taking a biased
-         * one), and the owner sets this on every entry. */
-        bool held_bias;
         unsigned streak;           /* fast writes in a row by streak_by */
         unsigned bias_after;       /* streak that earns the bias; doubles per revocation */
         uintptr_t streak_by;       /* tp__self of the thread on the streak */
@@ -479,7 +475,6 @@ static inline bool tp__wtoken_enter_biased(tp_pipe *p)
         atomic_store_explicit(&me->inside, NULL, memory_order_release);
         return false;
     }
-    p->ext->w.held_bias = true;
     return true;
 }
 
@@ -496,16 +491,16 @@ static inline bool tp__wtoken_try(tp_pipe *p)
 /* Takes it, politely, revoking another thread's bias if need be; with the
  * pipe lock held or not. */
 void tp__wtoken_take(tp_pipe *p);
-/* Whether the caller, holding the token, came in through its bias (a
- * pipe biased to anyone has its extras). */
+/* Whether the caller, holding the token, came in through its bias: its
+ * own record says so (no thread holds two tokens at once). */
 static inline bool tp__wtoken_held_biased(tp_pipe *p)
 {
-    return p->ext != NULL && p->ext->w.held_bias;
+    tp__thread *me = tp__me;
+    return me != NULL && atomic_load_explicit(&me->inside, memory_order_relaxed) == p;
 }
 static inline void tp__wtoken_give(tp_pipe *p)
 {
     if (tp__wtoken_held_biased(p)) {
-        p->ext->w.held_bias = false;
         atomic_store_explicit(&tp__me->inside, NULL, memory_order_release);
         return;
     }
@@ -516,7 +511,7 @@ static inline void tp__wtoken_give(tp_pipe *p)
 void tp__wtoken_give_streak(tp_pipe *p);
 static inline void tp__wtoken_give_writer(tp_pipe *p)
 {
-    if (p->ext->w.held_bias)
+    if (tp__wtoken_held_biased(p))
         tp__wtoken_give(p);
     else
         tp__wtoken_give_streak(p);
