@@ -304,8 +304,11 @@ static bool let_go_of_tail(tp_pipe *p, tp__seg *s)
 
 /* Unlinks the drained head segment. The last segment is the tail, which
  * writers append to holding only the write token: it is let go of only
- * with the token; if a writer holds it, the segment stays, drained, as
- * the head until the next call. */
+ * with the token. A drained copy tail whose token a writer holds (or is
+ * biased to, see wtoken.c) stays as the head until a later call: it is
+ * only memory, and the writer will append to it. A drained ref tail holds
+ * the caller's buffer, whose release is due now: for it the reader waits
+ * out a writer's short turn, or revokes the bias. */
 static void drop_head(tp_pipe *p, tp__seg **garbage)
 {
     tp__seg *s = p->head;
@@ -316,7 +319,9 @@ static void drop_head(tp_pipe *p, tp__seg **garbage)
     if (tp__seg_unread(s) != 0)
         return;
     if (next == NULL) {
-        if (!tp__wtoken_try(p))
+        if (s->is_ref)
+            tp__wtoken_take(p);
+        else if (!tp__wtoken_try(p))
             return;
         /* A writer may have linked a segment, or appended to this one,
          * before the token came free. */

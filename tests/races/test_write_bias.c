@@ -424,6 +424,73 @@ static void eof_and_stats_revoke_the_bias(void **state)
     }
 }
 
+/* ---- write_ref buffers released as they are read ---- */
+
+/* A ref segment that a reader drains while it is the tail can only leave
+ * the chain with the write token. A copy tail may wait for a later call
+ * when a writer holds the token (or its bias), but a ref tail holds the
+ * caller's buffer: once the read that consumed its last byte returns, the
+ * release must have run, even though the writer that wrote it still
+ * holds the bias and makes no further call. */
+typedef struct ref_run {
+    tp_pipe *p;
+    uint64_t n;
+    atomic_uint_least64_t released;
+    int err;
+} ref_run;
+
+static const unsigned char ref_bytes[32] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                                            11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                                            22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+
+static void count_release(void *ctx)
+{
+    atomic_fetch_add_explicit((atomic_uint_least64_t *)ctx, 1, memory_order_relaxed);
+}
+
+static void *ref_writer(void *arg)
+{
+    ref_run *rr = arg;
+    for (uint64_t i = 0; i < rr->n; i++) {
+        /* Writer 0's byte i: one-byte refs to constant storage. */
+        if (tp_pipe_write_ref(rr->p, &ref_bytes[i & SEQ_MASK], 1, count_release,
+                              &rr->released) != 1) {
+            rr->err = errno ? errno : EIO;
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void refs_are_released_as_they_are_read(void **state)
+{
+    (void)state;
+    for (int round = 0; round < (int)rel_env("TP_FAST_ROUNDS", 1) * 3; round++) {
+        ref_run rr;
+        memset(&rr, 0, sizeof rr);
+        atomic_init(&rr.released, 0);
+        rr.p = tp_pipe_new(1 << 20, true, true, 30.0, "refs");
+        assert_non_null(rr.p);
+        rr.n = SOLO_RUN; /* enough one-writer writes to earn the bias */
+        pthread_t w;
+        assert_int_equal(pthread_create(&w, NULL, ref_writer, &rr), 0);
+        checker c;
+        memset(&c, 0, sizeof c);
+        read_records(rr.p, &c, rr.n, round);
+        /* Before joining the writer: the release must not wait for a
+         * later call of the writer (it makes none). */
+        uint64_t released = atomic_load(&rr.released);
+        pthread_join(w, NULL);
+        assert_int_equal(rr.err, 0);
+        if (c.bad[0] != '\0')
+            fail_msg("%s", c.bad);
+        if (released != rr.n)
+            fail_msg("round %d: %llu of %llu buffers released once all were read", round,
+                     (unsigned long long)released, (unsigned long long)rr.n);
+        tp_pipe_free(rr.p);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +498,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(many_writers_trade_the_bias),
         cmocka_unit_test(reader_sleeps_on_a_biased_writer),
         cmocka_unit_test(eof_and_stats_revoke_the_bias),
+        cmocka_unit_test(refs_are_released_as_they_are_read),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
