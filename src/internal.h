@@ -309,7 +309,8 @@ typedef struct tp__ext {
         size_t grow_cap;           /* size of the next small-write segment */
         /* The write token's bias (see wtoken.c). */
         unsigned streak;           /* fast writes in a row by streak_by */
-        unsigned bias_after;       /* streak that earns the bias; doubles per revocation */
+        unsigned bias_doublings;   /* revocations so far (capped): the streak that
+                                    * earns the bias doubles with each */
         uintptr_t streak_by;       /* tp__self of the thread on the streak */
     } w;
     /* Spinning waiters watch this word and nothing else. The padding keeps
@@ -455,8 +456,8 @@ typedef struct tp__thread {
 /* This thread's record, NULL until its first fast write. Initial-exec:
  * one instruction to read, on every write. */
 extern __thread tp__thread *tp__me __attribute__((tls_model("initial-exec")));
-/* This thread's id in wtoken (its record), 0 before it has one: never
- * FREE-or-HELD-and-equal to a biased value. */
+/* This thread's id in wtoken: its record's address, or 0 before it has
+ * one (so it never equals FREE, HELD or another thread's id). */
 static inline uintptr_t tp__self(void)
 {
     return (uintptr_t)tp__me;
@@ -498,13 +499,17 @@ static inline bool tp__wtoken_held_biased(tp_pipe *p)
     tp__thread *me = tp__me;
     return me != NULL && atomic_load_explicit(&me->inside, memory_order_relaxed) == p;
 }
+/* The bias owner's exit: the token stays biased to it. */
+static inline void tp__wtoken_leave_biased(void)
+{
+    atomic_store_explicit(&tp__me->inside, NULL, memory_order_release);
+}
 static inline void tp__wtoken_give(tp_pipe *p)
 {
-    if (tp__wtoken_held_biased(p)) {
-        atomic_store_explicit(&tp__me->inside, NULL, memory_order_release);
-        return;
-    }
-    atomic_store_explicit(&p->wtoken, TP__WTOKEN_FREE, memory_order_release);
+    if (tp__wtoken_held_biased(p))
+        tp__wtoken_leave_biased();
+    else
+        atomic_store_explicit(&p->wtoken, TP__WTOKEN_FREE, memory_order_release);
 }
 /* Gives it back after a write that took it with tp__wtoken_try, and
  * counts the streak that may earn this thread the bias. */
@@ -512,7 +517,7 @@ void tp__wtoken_give_streak(tp_pipe *p);
 static inline void tp__wtoken_give_writer(tp_pipe *p)
 {
     if (tp__wtoken_held_biased(p))
-        tp__wtoken_give(p);
+        tp__wtoken_leave_biased();
     else
         tp__wtoken_give_streak(p);
 }

@@ -32,8 +32,8 @@
  * Each revocation doubles it, up to the cap: revoking costs a system call
  * and an interrupt on each other CPU running the process, a few
  * microseconds, so writers that take turns soon stop earning it. */
-#define TP__BIAS_AFTER_MIN 256u
-#define TP__BIAS_AFTER_MAX 65536u
+#define TP__BIAS_AFTER 256u
+#define TP__BIAS_DOUBLINGS_MAX 8u /* 256 << 8 = 65536 writes */
 
 __thread tp__thread *tp__me __attribute__((tls_model("initial-exec")));
 
@@ -139,8 +139,8 @@ static void finish_revoking(tp_pipe *p, tp__thread *owner)
         tp__spin_step(i);
     tp__ext *x = p->ext;
     x->w.streak = 0;
-    if (x->w.bias_after < TP__BIAS_AFTER_MAX)
-        x->w.bias_after *= 2;
+    if (x->w.bias_doublings < TP__BIAS_DOUBLINGS_MAX)
+        x->w.bias_doublings++;
 }
 
 /* A thread that wants the token spins: it is held for a short copy at
@@ -184,9 +184,7 @@ void tp__wtoken_give_streak(tp_pipe *p)
         x->w.streak_by = me;
         x->w.streak = 0;
     }
-    if (x->w.bias_after == 0)
-        x->w.bias_after = TP__BIAS_AFTER_MIN;
-    if (++x->w.streak >= x->w.bias_after) {
+    if (++x->w.streak >= TP__BIAS_AFTER << x->w.bias_doublings) {
         x->w.streak = 0;
         atomic_store_explicit(&p->wtoken, me, memory_order_release);
         return;

@@ -22,7 +22,7 @@
 #define CHUNK 64
 /* Writers taking turns at the bias; the crowd is all of them. */
 #define TURN_WRITERS 3
-/* Longer than the longest run that earns the bias (TP__BIAS_AFTER_MAX):
+/* Longer than the longest run that earns the bias (65,536 writes):
  * every solo run earns it, whatever revocations came before. */
 #define SOLO_RUN 70000
 
@@ -139,17 +139,31 @@ static void *turn_writer(void *arg)
     return NULL;
 }
 
-typedef struct turn_reader {
+/* A reader thread: reads p to EOF, checking every byte, and publishes
+ * how many it has read so far. */
+typedef struct stream_reader {
     tp_pipe *p;
+    uint64_t seed;
     checker c;
+    atomic_uint_least64_t progress;
     int err;
-} turn_reader;
+} stream_reader;
 
-static void *turn_reader_main(void *arg)
+static void *stream_reader_main(void *arg)
 {
-    turn_reader *tr = arg;
-    tr->err = read_to_eof(tr->p, &tr->c, 11, NULL);
+    stream_reader *sr = arg;
+    sr->err = read_to_eof(sr->p, &sr->c, sr->seed, &sr->progress);
     return NULL;
+}
+
+/* Sets up r to read p (seeded for its read sizes) and starts it. */
+static void start_reader(stream_reader *r, tp_pipe *p, uint64_t seed, pthread_t *t)
+{
+    memset(r, 0, sizeof *r);
+    r->p = p;
+    r->seed = seed;
+    atomic_init(&r->progress, 0);
+    assert_int_equal(pthread_create(t, NULL, stream_reader_main, r), 0);
 }
 
 static void writers_take_turns_with_a_biased_one(void **state)
@@ -162,12 +176,10 @@ static void writers_take_turns_with_a_biased_one(void **state)
     t.rounds = (int)rel_env("TP_FAST_ROUNDS", 1) * 2 * TURN_WRITERS;
     t.together = 5000;
     assert_int_equal(pthread_barrier_init(&t.phase, NULL, TURN_WRITERS), 0);
-    turn_reader tr;
-    memset(&tr, 0, sizeof tr);
-    tr.p = t.p;
+    stream_reader tr;
     pthread_t rd, wr[TURN_WRITERS];
     turn_arg args[TURN_WRITERS];
-    assert_int_equal(pthread_create(&rd, NULL, turn_reader_main, &tr), 0);
+    start_reader(&tr, t.p, 11, &rd);
     for (uint32_t w = 0; w < TURN_WRITERS; w++) {
         args[w] = (turn_arg){&t, w};
         assert_int_equal(pthread_create(&wr[w], NULL, turn_writer, &args[w]), 0);
@@ -225,11 +237,9 @@ static void many_writers_trade_the_bias(void **state)
     c.p = tp_pipe_new(1 << 16, true, true, 30.0, "crowd");
     assert_non_null(c.p);
     c.each = rel_env("TP_FAST_ROUNDS", 1) * 600000;
-    turn_reader tr;
-    memset(&tr, 0, sizeof tr);
-    tr.p = c.p;
+    stream_reader tr;
     pthread_t rd, wr[MAX_WRITERS];
-    assert_int_equal(pthread_create(&rd, NULL, turn_reader_main, &tr), 0);
+    start_reader(&tr, c.p, 11, &rd);
     for (int w = 0; w < MAX_WRITERS; w++)
         assert_int_equal(pthread_create(&wr[w], NULL, crowd_writer, &c), 0);
     for (int w = 0; w < MAX_WRITERS; w++)
@@ -374,32 +384,15 @@ static void *endless_writer(void *arg)
     }
 }
 
-typedef struct eof_reader {
-    tp_pipe *p;
-    checker c;
-    atomic_uint_least64_t progress;
-    int err;
-} eof_reader;
-
-static void *eof_reader_main(void *arg)
-{
-    eof_reader *er = arg;
-    er->err = read_to_eof(er->p, &er->c, 5, &er->progress);
-    return NULL;
-}
-
 static void eof_and_stats_revoke_the_bias(void **state)
 {
     (void)state;
     for (int round = 0; round < (int)rel_env("TP_FAST_ROUNDS", 1) * 5; round++) {
         ender e = {tp_pipe_new(4096, true, true, 30.0, "ender"), 0, 0};
         assert_non_null(e.p);
-        eof_reader er;
-        memset(&er, 0, sizeof er);
-        er.p = e.p;
-        atomic_init(&er.progress, 0);
+        stream_reader er;
         pthread_t w, rd;
-        assert_int_equal(pthread_create(&rd, NULL, eof_reader_main, &er), 0);
+        start_reader(&er, e.p, 5, &rd);
         assert_int_equal(pthread_create(&w, NULL, endless_writer, &e), 0);
         /* Stats take the token too: a few while the writer streams, each
          * after enough one-byte writes to earn the bias again. */
