@@ -376,7 +376,9 @@ struct tp_pipe {
     tp_event *rflag;
     double timeout;          /* read-only after creation */
     atomic_uint watched;     /* readers waiting for bytes, + 1 once fds exist; lock */
-    bool rblocking, wblocking;
+    /* Set under the lock; atomic so that a writer can look before it
+     * takes the lock (see tp__pipe_await_room). */
+    atomic_bool rblocking, wblocking;
     bool has_fds;            /* a readiness descriptor was asked for (known from
                               * ext too; kept here so that the check every call
                               * makes stays on the pipe's own cache lines) */
@@ -629,6 +631,11 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters);
  * after 10 us), the call goes on with what there is. Called and returns
  * locked. */
 void tp__pipe_grace(tp_pipe *p, unsigned *waiters, size_t need);
+/* The same for a blocking writer before it takes the lock, which it
+ * would otherwise take just to wait: returns once the pipe has `need`
+ * bytes of room, the reader stops freeing it (or 10 us pass), or at once
+ * if the write end does not block. Takes no lock. */
+void tp__pipe_await_room(tp_pipe *p, size_t need);
 /* Ends a wait: adds its time to the stats; counts a timeout if err is one.
  * Returns -1 with errno = err if err != 0, else 0. */
 int tp__wait_end_slow(tp_pipe *p, tp__wait *w, int err);

@@ -67,8 +67,8 @@ tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeou
     atomic_init(&p->wtoken, 0);
     atomic_init(&p->watched, 0);
     p->bsize = bsize ? bsize : TP_DEFAULT_BSIZE;
-    p->rblocking = rblocking;
-    p->wblocking = wblocking;
+    atomic_init(&p->rblocking, rblocking);
+    atomic_init(&p->wblocking, wblocking);
     p->timeout = timeout;
     if (name != NULL && (p->name = tp__strdup(name)) == NULL)
         goto fail_name;
@@ -170,7 +170,7 @@ double tp_pipe_timeout(const tp_pipe *p)
 
 /* The blocking flags are read under the lock by each call; the getters
  * take it too so a setter in another thread is seen at once. */
-static bool get_flag(const tp_pipe *p, const bool *flag)
+static bool get_flag(const tp_pipe *p, const atomic_bool *flag)
 {
     tp_pipe *mp = (tp_pipe *)(uintptr_t)p;
     tp__pipe_lock(mp);
@@ -179,7 +179,7 @@ static bool get_flag(const tp_pipe *p, const bool *flag)
     return v;
 }
 
-static void set_flag(tp_pipe *p, bool *flag, bool v)
+static void set_flag(tp_pipe *p, atomic_bool *flag, bool v)
 {
     tp__pipe_lock(p);
     *flag = v;

@@ -145,6 +145,38 @@ void tp__pipe_grace(tp_pipe *p, unsigned *waiters, size_t need)
         watch_spin_word(p, waiters, need, TP__GRACE_NS, moving);
 }
 
+/* Room a writer can count on without the lock: another writer's
+ * reservation is not seen, so this is a hint, checked again locked. */
+static size_t room_hint(tp_pipe *p)
+{
+    size_t buffered = tp__pipe_buffered(p);
+    return buffered < p->bsize ? p->bsize - buffered : 0;
+}
+
+void tp__pipe_await_room(tp_pipe *p, size_t need)
+{
+    if (room_hint(p) >= need || !atomic_load_explicit(&p->wblocking, memory_order_relaxed))
+        return;
+    /* Looks at the reader's counter about every microsecond: each look
+     * costs the reader a cache miss on its next read. */
+    uint64_t moved = tp__count(&p->consumed);
+    double until = 0;
+    for (unsigned i = 1;; i++) {
+        tp__cpu_relax();
+        if (i % 32 != 0)
+            continue;
+        uint64_t now_moved = tp__count(&p->consumed);
+        if (now_moved == moved || room_hint(p) >= need)
+            return; /* the reader paused, or freed enough */
+        moved = now_moved;
+        double now = tp__now();
+        if (until == 0)
+            until = now + 50e-6;
+        else if (now >= until)
+            return;
+    }
+}
+
 /* The first wait of a call: counts it and starts its clocks. */
 static void start_wait(tp_pipe *p, tp__wait *w)
 {

@@ -11,6 +11,25 @@
  * reserve room, copy unlocked so a reader can drain in parallel, then link. */
 #define TP__COPY_LOCKED_MAX 4096
 
+/* Room worth waking up for: a quarter of the pipe, or what the write
+ * wants, up to half the pipe. */
+static size_t batch_for(tp_pipe *p, size_t want)
+{
+    return TP__MIN(p->bsize / 2, want > p->bsize / 4 ? want : p->bsize / 4);
+}
+
+/* Before a copying write takes the lock: a pipe short of the room the
+ * write wants is being drained a sliver at a time (readmatch frees 80
+ * bytes a line), so a moment's wait, without the lock, lets the reader
+ * free a batch. Otherwise the two sides would trade the lock for every
+ * sliver, or the writer would take it only to wait. A call that may not
+ * wait does not. */
+static void await_batch(tp_pipe *p, size_t want, double timeout)
+{
+    if (timeout != 0)
+        tp__pipe_await_room(p, TP__MIN(want, batch_for(p, want)));
+}
+
 /* Waits until the pipe has room and no other writer holds the tail (a
  * wait for another writer's copy, bounded, happens even on a non-blocking
  * end). `want` is how much the caller would like to write. Returns the
@@ -32,9 +51,7 @@ static ssize_t wait_room(tp_pipe *p, double timeout, size_t want)
     tp__wait_init(&w, TP_SIDE_WRITER, d);
     int err;
     bool drained = false;
-    /* Room worth waking up for: a quarter of the pipe, or what the write
-     * wants, up to half the pipe. */
-    size_t batch = TP__MIN(p->bsize / 2, want > p->bsize / 4 ? want : p->bsize / 4);
+    size_t batch = batch_for(p, want);
     for (bool timed_out = false;;) {
         if (p->closed || p->eof) {
             err = EPIPE;
@@ -344,6 +361,7 @@ ssize_t tp_pipe_write_timed(tp_pipe *p, const void *buf, size_t n, double timeou
         return zero_write(p, NULL, NULL);
     if (n <= TP__COPY_LOCKED_MAX && write_fast(p, buf, n))
         return (ssize_t)n;
+    await_batch(p, n, timeout);
     tp__pipe_lock_both(p);
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
@@ -365,6 +383,7 @@ ssize_t tp_pipe_writev(tp_pipe *p, const struct iovec *iov, int iovcnt)
     if (n == 0)
         return zero_write(p, NULL, NULL);
     tp__iovcur src = {iov, iovcnt, 0};
+    await_batch(p, n, p->timeout);
     tp__pipe_lock_both(p);
     return write_copy_locked(p, &src, n, p->timeout);
 }

@@ -163,30 +163,59 @@ static ssize_t try_line(tp_pipe *p, const unsigned char *d, size_t dlen, size_t 
     return -2;
 }
 
-static ssize_t readmatch(tp_pipe *p, const void *match, size_t mlen, const line_sink *sink,
-                         double timeout)
+/* The common call, without the waiting machinery: a whole line at the
+ * start of the head segment, the search starting from scratch (no resumed
+ * scan), and nothing in the way. Returns the line's length, -1 with errno
+ * ENOMEM, or 0: not this way, take the general path. The lock held. */
+static ssize_t take_line_fast(tp_pipe *p, const unsigned char *d, size_t dlen,
+                              const line_sink *sink, tp__seg **garbage)
 {
+    tp__seg *s = p->head;
+    tp__match_cache *m = p->ext->match.dlen ? &p->ext->match : NULL;
+    if (s == NULL || p->closed || m == NULL || m->scanned != 0 || m->dlen != dlen ||
+        !same_bytes(m->delim, d, dlen))
+        return 0;
+    /* Within the head segment, no further than the published bytes. */
+    size_t span = TP__MIN(tp__seg_unread(s), tp__pipe_buffered(p));
+    const unsigned char *from = (const unsigned char *)s->data + s->start;
+    const unsigned char *hit = memchr(from, d[0], span);
+    if (hit == NULL || (size_t)(hit - from) + dlen > span || !same_bytes(hit, d, dlen))
+        return 0;
+    size_t len = (size_t)(hit - from) + dlen;
+    void *dst = sink->buf;
+    if (sink->out == NULL && len > sink->cap)
+        return 0; /* the general path reports it */
+    if (sink->out != NULL && (dst = tp__malloc(len)) == NULL)
+        return -1;
+    memcpy(dst, from, len);
+    tp__pipe_consume(p, len, garbage);
+    tp__pipe_signal_reader(p);
+    if (sink->out != NULL)
+        *sink->out = dst;
+    return (ssize_t)len;
+}
+
+/* The general path: looks for a line, waiting for more bytes while the
+ * end blocks, until one comes, EOF, an error or the deadline (which
+ * starts here: the fast path before it does not wait). Returns as
+ * try_line, -1 with errno also for EAGAIN and ETIMEDOUT. Called and
+ * returns locked. */
+static ssize_t wait_for_line(tp_pipe *p, const unsigned char *d, size_t dlen,
+                             const line_sink *sink, double timeout, tp__seg **garbage)
+{
+    if (tp__pipe_ensure_ext(p) != 0)
+        return tp__fail(ENOMEM);
     tp__deadline dl;
-    if (p == NULL || (match != NULL && mlen == 0) || tp__deadline_set(&dl, timeout) != 0)
-        return tp__fail(EINVAL);
-    const unsigned char *d = match ? match : crlf;
-    size_t dlen = match ? mlen : sizeof crlf;
-    tp__seg *garbage = NULL;
+    tp__deadline_set(&dl, timeout); /* the caller rejected NaN */
     tp__wait w;
     tp__wait_init(&w, TP_SIDE_READER, &dl);
     ssize_t r;
     int err = 0;
-
-    tp__pipe_lock(p);
-    if (tp__pipe_ensure_ext(p) != 0) {
-        pthread_mutex_unlock(&p->lock);
-        return tp__fail(ENOMEM);
-    }
     uint64_t progress = tp__count(&p->published);
     for (bool timed_out = false;;) {
         /* What this look covers: writers may add more meanwhile. */
         size_t avail = tp__pipe_buffered(p);
-        r = try_line(p, d, dlen, avail, sink, &garbage);
+        r = try_line(p, d, dlen, avail, sink, garbage);
         if (r != -2) {
             err = r < 0 ? errno : 0;
             break;
@@ -210,9 +239,26 @@ static ssize_t readmatch(tp_pipe *p, const void *match, size_t mlen, const line_
     }
     /* ENOBUFS and friends are not waits; only count the wait's time. */
     tp__wait_end(p, &w, err == ETIMEDOUT ? err : 0);
-    pthread_mutex_unlock(&p->lock);
-    tp__seg_unref_list(garbage);
     return err ? tp__fail(err) : r;
+}
+
+static ssize_t readmatch(tp_pipe *p, const void *match, size_t mlen, const line_sink *sink,
+                         double timeout)
+{
+    if (p == NULL || (match != NULL && mlen == 0) || timeout != timeout)
+        return tp__fail(EINVAL);
+    const unsigned char *d = match ? match : crlf;
+    size_t dlen = match ? mlen : sizeof crlf;
+    tp__seg *garbage = NULL;
+    tp__pipe_lock(p);
+    ssize_t r = p->ext != NULL ? take_line_fast(p, d, dlen, sink, &garbage) : 0;
+    if (r == 0)
+        r = wait_for_line(p, d, dlen, sink, timeout, &garbage);
+    int err = errno;
+    pthread_mutex_unlock(&p->lock);
+    tp__seg_unref_list(garbage); /* may run release callbacks */
+    errno = err;
+    return r;
 }
 
 ssize_t tp_pipe_readmatch_timed(tp_pipe *p, const void *match, size_t mlen, void **out,
