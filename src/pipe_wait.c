@@ -153,10 +153,20 @@ static size_t room_hint(tp_pipe *p)
     return buffered < p->bsize ? p->bsize - buffered : 0;
 }
 
-void tp__pipe_await_room(tp_pipe *p, size_t need)
+/* How long tp__pipe_await_room waits at most: about the time a reader
+ * that frees 80 bytes at a time takes to free a batch of 32 KiB. */
+#define TP__AWAIT_ROOM_SECS 50e-6
+
+void tp__pipe_await_room(tp_pipe *p, size_t need, double timeout)
 {
-    if (room_hint(p) >= need || !atomic_load_explicit(&p->wblocking, memory_order_relaxed))
+    /* A full pipe is not drained a sliver at a time: the locked wait
+     * hears of room at once (see watch_spin_word), this one only from
+     * looking. */
+    size_t room = room_hint(p);
+    if (room == 0 || room >= need || timeout == 0 ||
+        !atomic_load_explicit(&p->wblocking, memory_order_relaxed))
         return;
+    double most = timeout > 0 && timeout < TP__AWAIT_ROOM_SECS ? timeout : TP__AWAIT_ROOM_SECS;
     /* Looks at the reader's counter about every microsecond: each look
      * costs the reader a cache miss on its next read. */
     uint64_t moved = tp__count(&p->consumed);
@@ -171,7 +181,7 @@ void tp__pipe_await_room(tp_pipe *p, size_t need)
         moved = now_moved;
         double now = tp__now();
         if (until == 0)
-            until = now + 50e-6;
+            until = now + most;
         else if (now >= until)
             return;
     }

@@ -26,8 +26,7 @@ static size_t batch_for(tp_pipe *p, size_t want)
  * wait does not. */
 static void await_batch(tp_pipe *p, size_t want, double timeout)
 {
-    if (timeout != 0)
-        tp__pipe_await_room(p, TP__MIN(want, batch_for(p, want)));
+    tp__pipe_await_room(p, TP__MIN(want, batch_for(p, want)), timeout);
 }
 
 /* Waits until the pipe has room and no other writer holds the tail (a

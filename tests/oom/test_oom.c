@@ -343,6 +343,57 @@ static bool s_reads(enum fa_mode mode, unsigned long n)
     return fired;
 }
 
+/* Lines after the first: readmatch's search state already exists and each
+ * line lies in one segment, the path most calls take. A failed call,
+ * whether it allocates the line or copies it into the caller's buffer
+ * (which allocates nothing), consumes nothing. */
+static bool s_lines(enum fa_mode mode, unsigned long n)
+{
+    static const char text[] = "one\r\ntwo\r\nthree\r\nfour\r\n";
+    expect *got = calloc(1, sizeof *got);
+    assert_non_null(got);
+    tp_pipe *p = tp_pipe_new(4096, false, false, 0.0, "lines");
+    assert_non_null(p);
+    assert_int_equal(tp_pipe_write(p, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    assert_int_equal(tp_pipe_write_eof(p), 0);
+    void *out = NULL;
+    assert_int_equal(tp_pipe_readmatch(p, NULL, 0, &out), 5); /* "one": sets up the search */
+    expect_add(got, out, 5);
+    tp_free(out);
+
+    fa_arm(mode, n);
+    for (int step = 0; step < 3; step++) {
+        size_t before = tp_pipe_buffered(p);
+        char buf[16];
+        out = NULL;
+        errno = 0;
+        ssize_t k = step % 2 ? tp_pipe_readmatch_into(p, NULL, 0, buf, sizeof buf, 0)
+                             : tp_pipe_readmatch(p, NULL, 0, &out);
+        int err = errno;
+        if (k > 0) {
+            expect_add(got, step % 2 ? (void *)buf : out, (size_t)k);
+        } else {
+            assert_enomem(k, err, "tp_pipe_readmatch");
+            assert_null(out);
+            assert_int_equal(tp_pipe_buffered(p), before);
+        }
+        tp_free(out);
+    }
+    bool fired = fa_failures() > 0;
+    fa_arm(FA_OFF, 0);
+    ssize_t k;
+    while ((k = tp_pipe_readmatch(p, NULL, 0, &out)) > 0) {
+        expect_add(got, out, (size_t)k);
+        tp_free(out);
+    }
+    assert_int_equal(k, 0); /* EOF */
+    assert_int_equal(got->len, sizeof text - 1);
+    assert_memory_equal(got->buf, text, sizeof text - 1);
+    tp_pipe_free(p);
+    free(got);
+    return fired;
+}
+
 static void oom_create(void **state)
 {
     (void)state;
@@ -367,6 +418,12 @@ static void oom_reads(void **state)
     run_scenario(s_reads, "reads");
 }
 
+static void oom_lines(void **state)
+{
+    (void)state;
+    run_scenario(s_lines, "lines");
+}
+
 static void quiet(int level, const char *name, const char *msg, void *ctx)
 {
     (void)level;
@@ -382,6 +439,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(oom_copy_writes),
         cmocka_unit_test(oom_write_ref),
         cmocka_unit_test(oom_reads),
+        cmocka_unit_test(oom_lines),
     };
     tp_set_log_fn(quiet, NULL);
     if (argc > 1)

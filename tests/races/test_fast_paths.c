@@ -231,12 +231,16 @@ static void no_wakeup_lost_in_ping_pong(void **state)
     tp_pipe_free(b);
 }
 
-/* readmatch finds lines whose bytes arrive through token-only writes of
- * random sizes, the delimiter often split across writes: each line must
- * come out whole, no shorter and no longer. */
+/* readmatch finds lines whose bytes arrive through writes of random
+ * sizes, the delimiter often split across writes: each line must come out
+ * whole, no shorter and no longer. Writes of up to 512 bytes mostly take
+ * only the write token; larger ones lock, and first wait for a reader that
+ * frees a line at a time to free a batch. */
 typedef struct liner {
     tp_pipe *p;
     long lines;
+    size_t block;   /* the largest write */
+    unsigned cut;   /* 1 in `cut` bytes also ends a write */
     bool write_ok;
 } liner;
 
@@ -263,7 +267,7 @@ static void *line_writer_main(void *arg)
     liner *l = arg;
     bool ok = true;
     uint64_t rng = 7;
-    unsigned char buf[512];
+    unsigned char buf[8192];
     size_t have = 0;
     for (long i = 0; i < l->lines; i++) {
         size_t n = line_len(i);
@@ -274,7 +278,7 @@ static void *line_writer_main(void *arg)
         /* Cut the stream into writes of random sizes, not at line ends. */
         for (size_t k = 0; k <= n; k++) {
             buf[have++] = line[k];
-            if (have == sizeof buf || rel_below(&rng, 40) == 0) {
+            if (have == l->block || rel_below(&rng, l->cut) == 0) {
                 ok = ok && write_all(l->p, buf, have);
                 have = 0;
             }
@@ -287,12 +291,11 @@ static void *line_writer_main(void *arg)
     return NULL;
 }
 
-static void readmatch_sees_whole_lines(void **state)
+static void read_lines(size_t bsize, size_t block, unsigned cut)
 {
-    (void)state;
-    tp_pipe *p = tp_pipe_new(8192, true, true, 30.0, "lines");
+    tp_pipe *p = tp_pipe_new(bsize, true, true, 30.0, "lines");
     assert_non_null(p);
-    liner l = {p, (long)rel_env("TP_FAST_ROUNDS", 1) * 100000, false};
+    liner l = {p, (long)rel_env("TP_FAST_ROUNDS", 1) * 100000, block, cut, false};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, line_writer_main, &l), 0);
     for (long i = 0; i < l.lines; i++) {
@@ -314,6 +317,18 @@ static void readmatch_sees_whole_lines(void **state)
     tp_pipe_free(p);
 }
 
+static void readmatch_sees_whole_lines(void **state)
+{
+    (void)state;
+    read_lines(8192, 512, 40);
+}
+
+static void readmatch_sees_whole_lines_of_large_writes(void **state)
+{
+    (void)state;
+    read_lines(16384, 8192, 6000);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +336,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(mixed_writes_large_pipe),
         cmocka_unit_test(no_wakeup_lost_in_ping_pong),
         cmocka_unit_test(readmatch_sees_whole_lines),
+        cmocka_unit_test(readmatch_sees_whole_lines_of_large_writes),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
