@@ -102,12 +102,31 @@ typedef struct tp__seg {
      * acquire and may read everything before it. */
     atomic_size_t end;
     size_t cap;            /* copy: size of data; ref: the write's length */
-    atomic_uint refs;      /* chain + views + in-flight copies */
+    /* References, in the low 32 bits: the chain's, views', in-flight
+     * copies'. In the high 32 bits, those of them that hold the bytes: all
+     * but the chain's hold on a husk. A ref segment's release callback
+     * runs when no one holds the bytes, the segment goes back to its pool
+     * when no one refers to it. */
+    atomic_uint_least64_t holds;
     bool is_ref;           /* set at creation, then read-only */
+    /* A drained ref tail that views still hold stays in the chain as a
+     * husk, so that writers can go on linking after it without the lock:
+     * the chain then refers to it but no longer holds the caller's bytes
+     * (see tp__seg_make_husk). Pipe lock. */
+    bool husk;
     tp_release_fn release; /* ref segments: run once refs reaches 0 */
     void *ctx;
     struct tp__pool *pool; /* where the segment returns to */
 } tp__seg;
+
+#define TP__HOLD_REF 1ull           /* a reference, in tp__seg.holds */
+#define TP__HOLD_BYTES (1ull << 32) /* a hold on the bytes, in tp__seg.holds */
+
+/* References to s. */
+static inline unsigned tp__seg_refs(tp__seg *s)
+{
+    return (uint32_t)atomic_load_explicit(&s->holds, memory_order_acquire);
+}
 
 static inline tp__seg *tp__seg_next(tp__seg *s)
 {
@@ -180,13 +199,21 @@ tp__seg *tp__seg_new_copy(tp__pool *pool, size_t cap);
 /* A ref segment over buf[0, n) with refs 1, or NULL/ENOMEM. */
 tp__seg *tp__seg_new_ref(tp__pool *pool, const void *buf, size_t n, tp_release_fn release,
                          void *ctx);
-/* Takes one more reference. */
+/* Takes one more reference, which holds the bytes too. */
 void tp__seg_ref(tp__seg *s);
-/* Drops a reference; the last one runs the release callback (ref segment)
- * and returns the segment to its pool. Never call with a pipe lock held. */
+/* Drops a reference that holds the bytes. The last hold on a ref
+ * segment's bytes runs its release callback; the last reference returns
+ * the segment to its pool. Never call with a pipe lock held. */
 void tp__seg_unref(tp__seg *s);
-/* Drops one reference of each segment in a list linked through next
- * (most calls have nothing to drop: keep that check inline). */
+/* For a drained ref segment at the tail, the pipe lock held: if views (or
+ * a large read's copy) still hold its bytes, the chain lets go of them
+ * and keeps the segment as a husk, and the last of those holders runs
+ * the release; returns true. False if the chain holds the bytes alone:
+ * unlink it. */
+bool tp__seg_make_husk(tp__seg *s);
+/* Drops the chain's reference of each segment in a list linked through
+ * next, segments that have left the chain (most calls have nothing to
+ * drop: keep that check inline). */
 void tp__seg_unref_some(tp__seg *list);
 static inline void tp__seg_unref_list(tp__seg *list)
 {

@@ -293,7 +293,7 @@ static bool let_go_of_tail(tp_pipe *p, tp__seg *s)
 {
     if (p->tail_busy)
         return false;
-    if (!s->is_ref && atomic_load_explicit(&s->refs, memory_order_acquire) == 1) {
+    if (!s->is_ref && tp__seg_refs(s) == 1) {
         s->start = 0;
         tp__seg_set_end(s, 0);
         return false;
@@ -307,8 +307,11 @@ static bool let_go_of_tail(tp_pipe *p, tp__seg *s)
  * with the token. A drained copy tail whose token a writer holds (or is
  * biased to, see wtoken.c) stays as the head until a later call: it is
  * only memory, and the writer will append to it. A drained ref tail holds
- * the caller's buffer, whose release is due now: for it the reader waits
- * out a writer's short turn, or revokes the bias. */
+ * the caller's buffer, whose release is due now. If a view holds it too
+ * (zero-copy reads), it stays as a husk and the view's release runs the
+ * callback: the writer's next write_ref then links after it, without the
+ * lock. Otherwise the reader waits out a writer's short turn, or revokes
+ * the bias, to unlink it. */
 static void drop_head(tp_pipe *p, tp__seg **garbage)
 {
     tp__seg *s = p->head;
@@ -319,6 +322,8 @@ static void drop_head(tp_pipe *p, tp__seg **garbage)
     if (tp__seg_unread(s) != 0)
         return;
     if (next == NULL) {
+        if (s->is_ref && tp__seg_make_husk(s))
+            return;
         if (s->is_ref)
             tp__wtoken_take(p);
         else if (!tp__wtoken_try(p))

@@ -409,7 +409,7 @@ static void shrink_tail(tp_pipe *p)
 {
     tp__seg *t = p->tail;
     if (t == NULL || !strands_space(t) || tp__seg_unread(t) == 0 || p->tail_busy ||
-        atomic_load_explicit(&t->refs, memory_order_acquire) != 1)
+        tp__seg_refs(t) != 1)
         return;
     size_t end = tp__seg_end(t);
     tp__seg *moved = tp__realloc(t, sizeof(tp__seg) + end);

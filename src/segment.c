@@ -138,7 +138,8 @@ static void seg_init(tp__seg *s, tp__pool *pool)
     atomic_init(&s->next, NULL);
     s->start = 0;
     atomic_init(&s->end, 0);
-    atomic_init(&s->refs, 1);
+    atomic_init(&s->holds, TP__HOLD_REF | TP__HOLD_BYTES); /* the chain's */
+    s->husk = false;
     s->release = NULL;
     s->ctx = NULL;
     s->pool = pool;
@@ -182,7 +183,7 @@ tp__seg *tp__seg_new_ref(tp__pool *pool, const void *buf, size_t n, tp_release_f
 
 void tp__seg_ref(tp__seg *s)
 {
-    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->holds, TP__HOLD_REF | TP__HOLD_BYTES, memory_order_relaxed);
 }
 
 /* Returns a dead segment to its pool for reuse, or frees it when the pool
@@ -197,13 +198,42 @@ static void pool_put(tp__seg *s)
     pool_leave(pool, 1);
 }
 
+/* Drops a reference that does not hold the bytes (or no longer needs
+ * to: see tp__seg_unref). */
+static void drop_ref(tp__seg *s, uint64_t hold)
+{
+    uint64_t left = atomic_fetch_sub_explicit(&s->holds, hold, memory_order_acq_rel) - hold;
+    if ((uint32_t)left == 0)
+        pool_put(s);
+}
+
 void tp__seg_unref(tp__seg *s)
 {
-    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+    if (!s->is_ref) {
+        drop_ref(s, TP__HOLD_REF | TP__HOLD_BYTES);
         return;
-    if (s->is_ref && s->release != NULL)
+    }
+    /* The bytes first, while the reference keeps the segment ours: a
+     * husk's chain may let go of it at any moment. */
+    uint64_t left = atomic_fetch_sub_explicit(&s->holds, TP__HOLD_BYTES, memory_order_acq_rel) -
+                    TP__HOLD_BYTES;
+    if (left >> 32 == 0 && s->release != NULL)
         s->release(s->ctx);
-    pool_put(s);
+    drop_ref(s, TP__HOLD_REF);
+}
+
+bool tp__seg_make_husk(tp__seg *s)
+{
+    if (s->husk)
+        return true; /* the chain let go of the bytes already */
+    uint64_t h = atomic_load_explicit(&s->holds, memory_order_relaxed);
+    do {
+        if (h >> 32 <= 1)
+            return false; /* the chain's hold is the only one */
+    } while (!atomic_compare_exchange_weak_explicit(&s->holds, &h, h - TP__HOLD_BYTES,
+                                                    memory_order_acq_rel, memory_order_relaxed));
+    s->husk = true;
+    return true;
 }
 
 void tp__seg_unref_some(tp__seg *list)
@@ -211,7 +241,10 @@ void tp__seg_unref_some(tp__seg *list)
     int saved = errno;
     while (list != NULL) {
         tp__seg *next = atomic_load_explicit(&list->next, memory_order_relaxed);
-        tp__seg_unref(list);
+        if (list->husk)
+            drop_ref(list, TP__HOLD_REF); /* the chain let go of the bytes already */
+        else
+            tp__seg_unref(list);
         list = next;
     }
     errno = saved;

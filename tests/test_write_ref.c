@@ -198,6 +198,98 @@ static void release_after_view_outlives_close_and_free(void **state)
     tt_log_restore(&log);
 }
 
+/* Zero-copy reads that catch up with the writer: the drained last buffer
+ * stays in the pipe as an empty husk while its view is out, and writes go
+ * on after it. Each buffer's release comes with its last view, once.
+ * caught_up_start writes "first" and reads it all through a view. */
+typedef struct caught_up {
+    tp_pipe *p;
+    tt_release ra, rb; /* "first", "second" */
+    const void *da;
+    tp_view *va;
+} caught_up;
+
+static void caught_up_start(caught_up *c)
+{
+    tt_release_init(&c->ra);
+    tt_release_init(&c->rb);
+    c->p = tp_pipe_new(0, false, false, 0, NULL);
+    assert_int_equal(tp_pipe_write_ref(c->p, "first", 5, tt_release_cb, &c->ra), 5);
+    assert_int_equal(tp_pipe_read_view(c->p, 100, &c->da, &c->va), 5);
+    assert_int_equal(tp_pipe_buffered(c->p), 0);
+    assert_int_equal(tp_pipe_write_ref(c->p, "second", 6, tt_release_cb, &c->rb), 6);
+}
+
+static void caught_up_end(caught_up *c)
+{
+    tp_pipe_free(c->p);
+    assert_int_equal(tt_release_calls(&c->ra), 1);
+    assert_int_equal(tt_release_calls(&c->rb), 1);
+}
+
+static void release_of_caught_up_view_waits_for_the_view(void **state)
+{
+    (void)state;
+    caught_up c;
+    caught_up_start(&c);
+    assert_int_equal(tt_release_calls(&c.ra), 0); /* va still points into "first" */
+    tp_view_release(c.va);
+    assert_int_equal(tt_release_calls(&c.ra), 1);
+    const void *db;
+    tp_view *vb;
+    assert_int_equal(tp_pipe_read_view(c.p, 100, &db, &vb), 6);
+    assert_memory_equal(db, "second", 6);
+    assert_int_equal(tt_release_calls(&c.rb), 0);
+    tp_view_release(vb);
+    assert_int_equal(tt_release_calls(&c.rb), 1);
+    caught_up_end(&c);
+}
+
+/* The same, with the drained buffer leaving the pipe before its view goes:
+ * when the next write_ref is read, and when a copying write follows it. */
+static void release_of_caught_up_view_after_it_left_the_pipe(void **state)
+{
+    (void)state;
+    caught_up c;
+    caught_up_start(&c);
+    const void *db;
+    tp_view *vb;
+    assert_int_equal(tp_pipe_read_view(c.p, 100, &db, &vb), 6);
+    assert_int_equal(tt_release_calls(&c.ra), 0);
+    assert_int_equal(tp_pipe_write(c.p, "xyz", 3), 3); /* follows the husk of "second" */
+    char got[3];
+    assert_int_equal(tp_pipe_read(c.p, got, sizeof got), 3);
+    assert_memory_equal(got, "xyz", 3);
+    assert_int_equal(tt_release_calls(&c.rb), 0);
+    assert_memory_equal(c.da, "first", 5);
+    assert_memory_equal(db, "second", 6);
+    tp_view_release(vb);
+    assert_int_equal(tt_release_calls(&c.rb), 1);
+    assert_int_equal(tt_release_calls(&c.ra), 0);
+    tp_view_release(c.va);
+    assert_int_equal(tt_release_calls(&c.ra), 1);
+    caught_up_end(&c);
+}
+
+/* A husk still in the pipe when it is freed, its view released after. */
+static void release_of_caught_up_view_outlives_free(void **state)
+{
+    (void)state;
+    static const char a[] = "only";
+    tt_release ra;
+    tt_release_init(&ra);
+    tp_pipe *p = tp_pipe_new(0, false, false, 0, NULL);
+    assert_int_equal(tp_pipe_write_ref(p, a, 4, tt_release_cb, &ra), 4);
+    const void *da;
+    tp_view *va;
+    assert_int_equal(tp_pipe_read_view(p, 100, &da, &va), 4);
+    tp_pipe_free(p);
+    assert_int_equal(tt_release_calls(&ra), 0);
+    assert_memory_equal(da, "only", 4);
+    tp_view_release(va);
+    assert_int_equal(tt_release_calls(&ra), 1);
+}
+
 static void release_from_view_on_other_thread(void **state)
 {
     (void)state;
@@ -333,6 +425,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(release_after_close),
         cmocka_unit_test(release_after_last_view),
         cmocka_unit_test(release_after_view_outlives_close_and_free),
+        cmocka_unit_test(release_of_caught_up_view_waits_for_the_view),
+        cmocka_unit_test(release_of_caught_up_view_after_it_left_the_pipe),
+        cmocka_unit_test(release_of_caught_up_view_outlives_free),
         cmocka_unit_test(release_from_view_on_other_thread),
         cmocka_unit_test(write_ref_blocked_woken_accepts_all),
         cmocka_unit_test(write_ref_eof_or_close_while_waiting),

@@ -329,6 +329,195 @@ static void readmatch_sees_whole_lines_of_large_writes(void **state)
     read_lines(16384, 8192, 6000);
 }
 
+/* Zero-copy reads that keep catching up with the writer, their views
+ * released late and out of order by a third thread: a drained buffer
+ * stays in the pipe as a husk while its view is out, and write_ref links
+ * after it. Every buffer must come out in order, be released exactly once
+ * per write, and never while a view of it is out. */
+#define HUSK_BUFS 64
+#define HUSK_LEN 64
+#define HUSK_HELD 8   /* views the releaser holds at most */
+#define HUSK_QUEUE 1024
+
+typedef struct held_view {
+    tp_view *v;       /* NULL: the reader is done */
+    int buf;
+} held_view;
+
+typedef struct husk_job {
+    tp_pipe *p;
+    long writes;
+    unsigned char bufs[HUSK_BUFS][HUSK_LEN];
+    atomic_bool busy[HUSK_BUFS];    /* written, release not yet run */
+    atomic_int views_out[HUSK_BUFS];
+    atomic_int bad_release;         /* releases early, or twice */
+    int write_err, read_err;
+    long bad_view;                  /* first view out of order + 1 */
+    /* views on their way from the reader to the releaser */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    held_view queue[HUSK_QUEUE];
+    unsigned head, tail;
+} husk_job;
+
+typedef struct husk_ref {
+    husk_job *j;
+    int buf;
+} husk_ref;
+
+static husk_ref husk_refs[HUSK_BUFS];
+
+static size_t husk_len(long k)
+{
+    return 1 + (size_t)(k * 7 % HUSK_LEN);
+}
+
+static void husk_release(void *ctx)
+{
+    husk_ref *r = ctx;
+    if (atomic_load(&r->j->views_out[r->buf]) != 0 || !atomic_exchange(&r->j->busy[r->buf], false))
+        atomic_fetch_add(&r->j->bad_release, 1);
+}
+
+static void *husk_writer_main(void *arg)
+{
+    husk_job *j = arg;
+    for (long k = 0; k < j->writes; k++) {
+        int i = (int)(k % HUSK_BUFS);
+        /* The buffer's previous write is still out; its release would
+         * have come long since unless one went missing. */
+        for (double t0 = rel_now(); atomic_load(&j->busy[i]);) {
+            if (rel_now() - t0 > 10) {
+                j->write_err = ETIMEDOUT;
+                tp_pipe_write_eof(j->p);
+                return NULL;
+            }
+            sched_yield();
+        }
+        memset(j->bufs[i], (int)(k & 0xff), HUSK_LEN);
+        atomic_store(&j->busy[i], true);
+        ssize_t n = tp_pipe_write_ref(j->p, j->bufs[i], husk_len(k), husk_release, &husk_refs[i]);
+        if (n != (ssize_t)husk_len(k)) {
+            j->write_err = n < 0 ? errno : EIO;
+            break;
+        }
+    }
+    tp_pipe_write_eof(j->p);
+    return NULL;
+}
+
+static void husk_send(husk_job *j, held_view h)
+{
+    pthread_mutex_lock(&j->mu);
+    while (j->tail - j->head == HUSK_QUEUE)
+        pthread_cond_wait(&j->cv, &j->mu);
+    j->queue[j->tail++ % HUSK_QUEUE] = h;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static held_view husk_receive(husk_job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    while (j->head == j->tail)
+        pthread_cond_wait(&j->cv, &j->mu);
+    held_view h = j->queue[j->head++ % HUSK_QUEUE];
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    return h;
+}
+
+/* Holds up to HUSK_HELD views, letting a random one go now and then. */
+static void *husk_releaser_main(void *arg)
+{
+    husk_job *j = arg;
+    uint64_t rng = 99;
+    held_view held[HUSK_HELD];
+    int n = 0;
+    for (bool done = false; !done || n > 0;) {
+        if (!done && n < HUSK_HELD) {
+            held_view h = husk_receive(j);
+            done = h.v == NULL;
+            if (!done)
+                held[n++] = h;
+        }
+        if (n > 0 && (done || n == HUSK_HELD || rel_below(&rng, 2) == 0)) {
+            int k = (int)rel_below(&rng, (uint64_t)n);
+            held_view go = held[k];
+            held[k] = held[--n];
+            atomic_fetch_sub(&j->views_out[go.buf], 1);
+            tp_view_release(go.v);
+        }
+    }
+    return NULL;
+}
+
+/* Reads views of random sizes, checks each against the write it is part
+ * of, and passes it on to the releaser. */
+static void husk_read(husk_job *j)
+{
+    uint64_t rng = 5;
+    long k = 0;
+    size_t off = 0;
+    for (;;) {
+        const void *d;
+        tp_view *v;
+        ssize_t n = tp_pipe_read_view(j->p, 1 + (size_t)rel_below(&rng, 80), &d, &v);
+        if (n <= 0) {
+            j->read_err = n < 0 ? errno : 0;
+            break;
+        }
+        int i = (int)(k % HUSK_BUFS);
+        const unsigned char *b = d;
+        bool ok = b == j->bufs[i] + off && off + (size_t)n <= husk_len(k);
+        for (ssize_t c = 0; ok && c < n; c++)
+            ok = b[c] == (unsigned char)(k & 0xff);
+        if (!ok && j->bad_view == 0)
+            j->bad_view = k + 1;
+        atomic_fetch_add(&j->views_out[i], 1);
+        husk_send(j, (held_view){v, i});
+        off += (size_t)n;
+        if (off == husk_len(k)) {
+            k++;
+            off = 0;
+        }
+    }
+    husk_send(j, (held_view){NULL, 0});
+    if (k != j->writes && j->bad_view == 0)
+        j->bad_view = k + 1;
+}
+
+static void views_released_late_while_reads_catch_up(void **state)
+{
+    (void)state;
+    husk_job *j = calloc(1, sizeof *j);
+    assert_non_null(j);
+    j->p = tp_pipe_new(256, true, true, 30.0, "husks");
+    assert_non_null(j->p);
+    j->writes = (long)rel_env("TP_FAST_ROUNDS", 1) * 200000;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    for (int i = 0; i < HUSK_BUFS; i++)
+        husk_refs[i] = (husk_ref){j, i};
+    pthread_t w, r;
+    assert_int_equal(pthread_create(&r, NULL, husk_releaser_main, j), 0);
+    assert_int_equal(pthread_create(&w, NULL, husk_writer_main, j), 0);
+    husk_read(j);
+    pthread_join(w, NULL);
+    pthread_join(r, NULL);
+    tp_pipe_free(j->p);
+    assert_int_equal(j->write_err, 0);
+    assert_int_equal(j->read_err, 0);
+    if (j->bad_view != 0)
+        fail_msg("write %ld came out wrong", j->bad_view - 1);
+    assert_int_equal(atomic_load(&j->bad_release), 0);
+    for (int i = 0; i < HUSK_BUFS; i++)
+        assert_false(atomic_load(&j->busy[i])); /* every release ran */
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +526,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(no_wakeup_lost_in_ping_pong),
         cmocka_unit_test(readmatch_sees_whole_lines),
         cmocka_unit_test(readmatch_sees_whole_lines_of_large_writes),
+        cmocka_unit_test(views_released_late_while_reads_catch_up),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
