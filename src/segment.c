@@ -209,6 +209,15 @@ static void drop_ref(tp__seg *s, uint64_t hold)
 
 void tp__seg_unref(tp__seg *s)
 {
+    if (atomic_load_explicit(&s->holds, memory_order_acquire) == (TP__HOLD_REF | TP__HOLD_BYTES)) {
+        /* The only holder, as when a view took over the chain's hold: no
+         * one else can reach the segment to take a hold, so letting go
+         * needs no atomic operation. */
+        if (s->is_ref && s->release != NULL)
+            s->release(s->ctx);
+        pool_put(s);
+        return;
+    }
     if (!s->is_ref) {
         drop_ref(s, TP__HOLD_REF | TP__HOLD_BYTES);
         return;
