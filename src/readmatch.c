@@ -170,9 +170,9 @@ static ssize_t try_line(tp_pipe *p, const unsigned char *d, size_t dlen, size_t 
 static ssize_t take_line_fast(tp_pipe *p, const unsigned char *d, size_t dlen,
                               const line_sink *sink, tp__seg **garbage)
 {
-    tp__seg *s = p->head;
+    tp__seg *s = p->head; /* NULL too once the pipe is closed */
     tp__match_cache *m = p->ext->match.dlen ? &p->ext->match : NULL;
-    if (s == NULL || p->closed || m == NULL || m->scanned != 0 || m->dlen != dlen ||
+    if (s == NULL || m == NULL || m->scanned != 0 || m->dlen != dlen ||
         !same_bytes(m->delim, d, dlen))
         return 0;
     /* Within the head segment, no further than the published bytes. */

@@ -184,6 +184,12 @@ static void readmatch_into_long_line_emsgsize(void **state)
     assert_int_equal(tp_pipe_buffered(p), 9); /* nothing consumed */
     assert_int_equal(tp_pipe_readmatch_into(p, "\n", 1, buf, sizeof buf, 0), 7);
     assert_memory_equal(buf, "abcdef\n", 7);
+    /* Again once the search is set up (the path later lines take). */
+    assert_int_equal(tp_pipe_write(p, "zw\n", 3), 3);
+    assert_fails_with(tp_pipe_readmatch_into(p, "\n", 1, buf, 4, 0), EMSGSIZE);
+    assert_int_equal(tp_pipe_buffered(p), 5);
+    assert_int_equal(tp_pipe_readmatch_into(p, "\n", 1, buf, sizeof buf, 0), 5);
+    assert_memory_equal(buf, "xyzw\n", 5);
     tp_pipe_free(p);
 }
 
