@@ -167,23 +167,29 @@ void tp__pipe_await_room(tp_pipe *p, size_t need, double timeout)
         !atomic_load_explicit(&p->wblocking, memory_order_relaxed))
         return;
     double most = timeout > 0 && timeout < TP__AWAIT_ROOM_SECS ? timeout : TP__AWAIT_ROOM_SECS;
-    /* Looks at the reader's counter about every microsecond: each look
-     * costs the reader a cache miss on its next read. */
-    uint64_t moved = tp__count(&p->consumed);
-    double until = 0;
+    /* Each look at the reader's counter costs the reader a cache miss on
+     * its next read, so the clock (a local read) decides when to look:
+     * after a microsecond, then about when the reader, at the pace seen
+     * so far, will have freed enough. */
+    uint64_t first = tp__count(&p->consumed), moved = first;
+    double start = tp__now(), until = start + most, look = start + 1e-6;
     for (unsigned i = 1;; i++) {
         tp__cpu_relax();
         if (i % 32 != 0)
             continue;
-        uint64_t now_moved = tp__count(&p->consumed);
-        if (now_moved == moved || room_hint(p) >= need)
-            return; /* the reader paused, or freed enough */
-        moved = now_moved;
         double now = tp__now();
-        if (until == 0)
-            until = now + most;
-        else if (now >= until)
-            return;
+        if (now < look)
+            continue;
+        uint64_t now_moved = tp__count(&p->consumed);
+        room = room_hint(p);
+        if (now_moved == moved || room >= need || now >= until)
+            return; /* the reader paused, or freed enough, or time is up */
+        moved = now_moved;
+        double pace = (double)(now_moved - first) / (now - start); /* bytes a second */
+        double eta = (double)(need - room) / pace;
+        look = now + (eta > 1e-6 ? eta : 1e-6);
+        if (look > until)
+            look = until;
     }
 }
 
