@@ -658,13 +658,13 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters);
  * after 10 us), the call goes on with what there is. Called and returns
  * locked. */
 void tp__pipe_grace(tp_pipe *p, unsigned *waiters, size_t need);
-/* Much the same for a copying writer before it takes the lock, which it
- * would otherwise take only to wait: if the pipe has some room but less
- * than `need` bytes, waits until it has `need`, the reader stops freeing
- * it, or 50 us (at most `timeout`) pass. Returns at once if the pipe is
- * full (the locked wait takes over) or the write may not wait. Takes no
- * lock. */
-void tp__pipe_await_room(tp_pipe *p, size_t need, double timeout);
+/* Much the same for a writer before it takes the lock, which it would
+ * otherwise take only to wait: if the pipe has less than `need` bytes of
+ * room (but some, unless `when_full`), waits until it has `need`, the
+ * reader stops freeing it, or 50 us (at most `timeout`) pass. Returns at
+ * once if the write may not wait. Returns what is left of `timeout`.
+ * Takes no lock. */
+double tp__pipe_await_room(tp_pipe *p, size_t need, bool when_full, double timeout);
 /* Ends a wait: adds its time to the stats; counts a timeout if err is one.
  * Returns -1 with errno = err if err != 0, else 0. */
 int tp__wait_end_slow(tp_pipe *p, tp__wait *w, int err);

@@ -157,15 +157,12 @@ static size_t room_hint(tp_pipe *p)
  * that frees 80 bytes at a time takes to free a batch of 32 KiB. */
 #define TP__AWAIT_ROOM_SECS 50e-6
 
-void tp__pipe_await_room(tp_pipe *p, size_t need, double timeout)
+double tp__pipe_await_room(tp_pipe *p, size_t need, bool when_full, double timeout)
 {
-    /* A full pipe is not drained a sliver at a time: the locked wait
-     * hears of room at once (see watch_spin_word), this one only from
-     * looking. */
     size_t room = room_hint(p);
-    if (room == 0 || room >= need || timeout == 0 ||
+    if ((room == 0 && !when_full) || room >= need || timeout == 0 ||
         !atomic_load_explicit(&p->wblocking, memory_order_relaxed))
-        return;
+        return timeout;
     double most = timeout > 0 && timeout < TP__AWAIT_ROOM_SECS ? timeout : TP__AWAIT_ROOM_SECS;
     /* Each look at the reader's counter costs the reader a cache miss on
      * its next read, so the clock (a local read) decides when to look:
@@ -182,8 +179,12 @@ void tp__pipe_await_room(tp_pipe *p, size_t need, double timeout)
             continue;
         uint64_t now_moved = tp__count(&p->consumed);
         room = room_hint(p);
-        if (now_moved == moved || room >= need || now >= until)
-            return; /* the reader paused, or freed enough, or time is up */
+        if (now_moved == moved || room >= need || now >= until) {
+            /* The reader paused, or freed enough, or time is up. */
+            if (timeout < 0)
+                return timeout;
+            return timeout > now - start ? timeout - (now - start) : 0;
+        }
         moved = now_moved;
         double pace = (double)(now_moved - first) / (now - start); /* bytes a second */
         double eta = (double)(need - room) / pace;

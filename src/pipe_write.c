@@ -22,11 +22,13 @@ static size_t batch_for(tp_pipe *p, size_t want)
  * write wants is being drained a sliver at a time (readmatch frees 80
  * bytes a line), so a moment's wait, without the lock, lets the reader
  * free a batch. Otherwise the two sides would trade the lock for every
- * sliver, or the writer would take it only to wait. A call that may not
- * wait does not. */
-static void await_batch(tp_pipe *p, size_t want, double timeout)
+ * sliver, or the writer would take it only to wait. A full pipe is left
+ * to the locked wait, which hears of room at once: a copy's reader frees
+ * a lot at a time (step 18 in docs/benchmarks.md). A call that may not
+ * wait does not. Returns what is left of the timeout. */
+static double await_batch(tp_pipe *p, size_t want, double timeout)
 {
-    tp__pipe_await_room(p, TP__MIN(want, batch_for(p, want)), timeout);
+    return tp__pipe_await_room(p, TP__MIN(want, batch_for(p, want)), false, timeout);
 }
 
 /* Waits until the pipe has room and no other writer holds the tail (a
@@ -360,7 +362,7 @@ ssize_t tp_pipe_write_timed(tp_pipe *p, const void *buf, size_t n, double timeou
         return zero_write(p, NULL, NULL);
     if (n <= TP__COPY_LOCKED_MAX && write_fast(p, buf, n))
         return (ssize_t)n;
-    await_batch(p, n, timeout);
+    timeout = await_batch(p, n, timeout);
     tp__pipe_lock_both(p);
     if (n > SSIZE_MAX)
         n = SSIZE_MAX;
@@ -382,9 +384,9 @@ ssize_t tp_pipe_writev(tp_pipe *p, const struct iovec *iov, int iovcnt)
     if (n == 0)
         return zero_write(p, NULL, NULL);
     tp__iovcur src = {iov, iovcnt, 0};
-    await_batch(p, n, p->timeout);
+    double timeout = await_batch(p, n, p->timeout);
     tp__pipe_lock_both(p);
-    return write_copy_locked(p, &src, n, p->timeout);
+    return write_copy_locked(p, &src, n, timeout);
 }
 
 /* Free space at the end of a copy tail worth giving back before a ref
@@ -462,10 +464,17 @@ ssize_t tp_pipe_write_ref(tp_pipe *p, const void *buf, size_t n, tp_release_fn r
         return zero_write(p, release, ctx);
     if (write_ref_fast(p, buf, n, release, ctx))
         return (ssize_t)n;
+    /* A full pipe too: a zero-copy reader frees one buffer at a time, and
+     * the writer that waits unlocked can then link with the token alone,
+     * where the locked wait would trade the lock with the reader at every
+     * buffer (step 22 in docs/benchmarks.md). */
+    double timeout = tp__pipe_await_room(p, TP__MIN(n, batch_for(p, n)), true, p->timeout);
+    if (write_ref_fast(p, buf, n, release, ctx))
+        return (ssize_t)n;
     tp__seg *garbage = NULL;
     tp__pipe_lock_both(p);
     /* Any room takes the whole buffer; n only sizes the batch to wait for. */
-    ssize_t room = wait_room(p, p->timeout, n);
+    ssize_t room = wait_room(p, timeout, n);
     int err = room < 0 ? errno : tp__pipe_ensure_pool(p);
     tp__seg *s = err == 0 ? tp__seg_new_ref(p->pool, buf, n, release, ctx) : NULL;
     if (s == NULL) {
