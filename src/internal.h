@@ -114,7 +114,7 @@ typedef struct tp__seg {
      * the chain then refers to it but no longer holds the caller's bytes
      * (see tp__seg_make_husk). Pipe lock. */
     bool husk;
-    tp_release_fn release; /* ref segments: run once refs reaches 0 */
+    tp_release_fn release; /* ref segments: run once no one holds the bytes */
     void *ctx;
     struct tp__pool *pool; /* where the segment returns to */
 } tp__seg;

@@ -168,8 +168,9 @@ double tp_pipe_timeout(const tp_pipe *p)
     return p ? p->timeout : TP_FOREVER;
 }
 
-/* The blocking flags are read under the lock by each call; the getters
- * take it too so a setter in another thread is seen at once. */
+/* The blocking flags are set under the lock and read under it by each
+ * call (a writer also looks before locking: tp__pipe_await_room); the
+ * getters take it too so a setter in another thread is seen at once. */
 static bool get_flag(const tp_pipe *p, const atomic_bool *flag)
 {
     tp_pipe *mp = (tp_pipe *)(uintptr_t)p;
@@ -322,12 +323,13 @@ static void drop_head(tp_pipe *p, tp__seg **garbage)
     if (tp__seg_unread(s) != 0)
         return;
     if (next == NULL) {
-        if (s->is_ref && tp__seg_make_husk(s))
-            return;
-        if (s->is_ref)
+        if (s->is_ref) {
+            if (tp__seg_make_husk(s))
+                return;
             tp__wtoken_take(p);
-        else if (!tp__wtoken_try(p))
+        } else if (!tp__wtoken_try(p)) {
             return;
+        }
         /* A writer may have linked a segment, or appended to this one,
          * before the token came free. */
         next = tp__seg_next(s);

@@ -171,9 +171,8 @@ static ssize_t take_line_fast(tp_pipe *p, const unsigned char *d, size_t dlen,
                               const line_sink *sink, tp__seg **garbage)
 {
     tp__seg *s = p->head; /* NULL too once the pipe is closed */
-    tp__match_cache *m = p->ext->match.dlen ? &p->ext->match : NULL;
-    if (s == NULL || m == NULL || m->scanned != 0 || m->dlen != dlen ||
-        !same_bytes(m->delim, d, dlen))
+    const tp__match_cache *m = &p->ext->match; /* dlen 0 until a search set it up */
+    if (s == NULL || m->scanned != 0 || m->dlen != dlen || !same_bytes(m->delim, d, dlen))
         return 0;
     /* Within the head segment, no further than the published bytes. */
     size_t span = TP__MIN(tp__seg_unread(s), tp__pipe_buffered(p));
