@@ -170,7 +170,11 @@ typedef struct tp__stack {
  * Ref descriptors go back on a plain list that the popper takes whole
  * when its own runs out: one atomic exchange for a batch instead of a
  * compare-and-swap per pop on a line the releasing thread just wrote.
- * The pool keeps as many descriptors as were ever in flight at once.
+ * The popper takes it only after handing out TP__REF_BATCH descriptors
+ * since the last take, allocating the shortfall: so the pool grows to
+ * what is ever in flight at once plus about a batch, and in steady state
+ * the list's line moves to the popper once a batch, not once a hand-off
+ * (a releasing thread then finds it in its own cache).
  *
  * The pool outlives the pipe while any segment is still out (held by a
  * view): `users` counts the segments out plus one for the pipe, and
@@ -181,6 +185,7 @@ typedef struct tp__pool {
     size_t max_free_copy;       /* copy segments kept for reuse */
     /* The popper's own. */
     tp__seg *own_ref;           /* descriptors taken from free_ref, ready */
+    size_t ref_since;           /* descriptors handed out since the last take */
     size_t credit;              /* users counted for segments not yet out */
     char pad[64];               /* the rest is written by releasing threads */
     tp__stack free_copy;        /* full-size copy segments */

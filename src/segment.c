@@ -7,6 +7,9 @@
 
 /* Segments the popper counts as out in one go (see tp__pool). */
 #define TP__CREDIT_BATCH 64
+/* Ref descriptors the popper hands out between takes of the released
+ * ones (see tp__pool). */
+#define TP__REF_BATCH 8
 
 static void stack_init(tp__stack *st)
 {
@@ -68,6 +71,7 @@ tp__pool *tp__pool_new(size_t seg_cap, size_t max_free_copy)
     pool->seg_cap = seg_cap;
     pool->max_free_copy = max_free_copy;
     pool->own_ref = NULL;
+    pool->ref_since = 0;
     pool->credit = 0;
     stack_init(&pool->free_copy);
     atomic_init(&pool->free_ref, NULL);
@@ -102,12 +106,19 @@ static void count_out(tp__pool *pool)
     pool->credit--;
 }
 
-/* A released ref descriptor, or NULL (the popper only). */
+/* A released ref descriptor, or NULL for a new one (the popper only).
+ * Takes the released list only a batch after the last take, so that the
+ * releasing thread, which pushes one descriptor per hand-off, finds the
+ * list's line in its own cache most of the time. */
 static tp__seg *pop_ref(tp__pool *pool)
 {
     tp__seg *s = pool->own_ref;
-    if (s == NULL && atomic_load_explicit(&pool->free_ref, memory_order_relaxed) != NULL)
-        s = atomic_exchange_explicit(&pool->free_ref, NULL, memory_order_acquire);
+    if (s == NULL && pool->ref_since >= TP__REF_BATCH) {
+        pool->ref_since = 0;
+        if (atomic_load_explicit(&pool->free_ref, memory_order_relaxed) != NULL)
+            s = atomic_exchange_explicit(&pool->free_ref, NULL, memory_order_acquire);
+    }
+    pool->ref_since++;
     if (s != NULL)
         pool->own_ref = atomic_load_explicit(&s->next, memory_order_relaxed);
     return s;
