@@ -156,6 +156,25 @@ static size_t room_hint(tp_pipe *p)
 /* How long tp__pipe_await_room waits at most: about the time a reader
  * that frees 80 bytes at a time takes to free a batch of 32 KiB. */
 #define TP__AWAIT_ROOM_SECS 50e-6
+/* Its first look at the reader's counter, and how long the counter may
+ * stand still before the reader counts as paused. */
+#define TP__AWAIT_FIRST_LOOK 125e-9
+#define TP__AWAIT_PAUSED 1e-6
+/* Pauses between readings of the clock: a pause takes 25 ns on the
+ * machine tuned for, a clock reading about as long. */
+#define TP__AWAIT_CLOCK_EVERY 4u
+
+/* When tp__pipe_await_room looks next, at `now`: while the reader has
+ * freed nothing, after twice as long as it has waited so far; then when
+ * the reader, at the pace seen since `start`, will have freed `short_by`
+ * more bytes. */
+static double next_look(double start, double now, uint64_t freed, size_t short_by)
+{
+    double wait = now - start;
+    if (freed > 0)
+        wait = (double)short_by / ((double)freed / (now - start));
+    return now + (wait > TP__AWAIT_FIRST_LOOK ? wait : TP__AWAIT_FIRST_LOOK);
+}
 
 double tp__pipe_await_room(tp_pipe *p, size_t need, bool when_full, double timeout)
 {
@@ -166,29 +185,32 @@ double tp__pipe_await_room(tp_pipe *p, size_t need, bool when_full, double timeo
     double most = timeout > 0 && timeout < TP__AWAIT_ROOM_SECS ? timeout : TP__AWAIT_ROOM_SECS;
     /* Each look at the reader's counter costs the reader a cache miss on
      * its next read, so the clock (a local read) decides when to look:
-     * after a microsecond, then about when the reader, at the pace seen
-     * so far, will have freed enough. */
+     * soon at first, since a zero-copy reader frees a whole buffer in a
+     * fraction of a microsecond, then about when the reader, at the pace
+     * seen so far, will have freed enough. */
     uint64_t first = tp__count(&p->consumed), moved = first;
-    double start = tp__now(), until = start + most, look = start + 1e-6;
+    double start = tp__now(), until = start + most, look = start + TP__AWAIT_FIRST_LOOK;
+    double moved_at = start;
     for (unsigned i = 1;; i++) {
         tp__cpu_relax();
-        if (i % 32 != 0)
+        if (i % TP__AWAIT_CLOCK_EVERY != 0)
             continue;
         double now = tp__now();
         if (now < look)
             continue;
         uint64_t now_moved = tp__count(&p->consumed);
         room = room_hint(p);
-        if (now_moved == moved || room >= need || now >= until) {
-            /* The reader paused, or freed enough, or time is up. */
+        if (now_moved != moved) {
+            moved = now_moved;
+            moved_at = now;
+        }
+        if (room >= need || now - moved_at >= TP__AWAIT_PAUSED || now >= until) {
+            /* Enough room, or the reader paused, or time is up. */
             if (timeout < 0)
                 return timeout;
             return timeout > now - start ? timeout - (now - start) : 0;
         }
-        moved = now_moved;
-        double pace = (double)(now_moved - first) / (now - start); /* bytes a second */
-        double eta = (double)(need - room) / pace;
-        look = now + (eta > 1e-6 ? eta : 1e-6);
+        look = next_look(start, now, moved - first, need - room);
         if (look > until)
             look = until;
     }
