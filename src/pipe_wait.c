@@ -156,9 +156,15 @@ static size_t room_hint(tp_pipe *p)
 /* How long tp__pipe_await_room waits at most: about the time a reader
  * that frees 80 bytes at a time takes to free a batch of 32 KiB. */
 #define TP__AWAIT_ROOM_SECS 50e-6
-/* Its first look at the reader's counter, and how long the counter may
- * stand still before the reader counts as paused. */
-#define TP__AWAIT_FIRST_LOOK 125e-9
+/* Its first look at the reader's counter, and the least time between
+ * looks: soon for a full pipe, whose
+ * reader (zero-copy, as a rule) frees whole buffers a fraction of a
+ * microsecond apart; later for a pipe with a sliver of room, whose reader
+ * frees it a line at a time, since every look costs that reader a miss.
+ * And how long the counter may stand still before the reader counts as
+ * paused. */
+#define TP__AWAIT_FIRST_LOOK_FULL 125e-9
+#define TP__AWAIT_FIRST_LOOK 1e-6
 #define TP__AWAIT_PAUSED 1e-6
 /* Pauses between readings of the clock: a pause takes 25 ns on the
  * machine tuned for, a clock reading about as long. */
@@ -167,13 +173,13 @@ static size_t room_hint(tp_pipe *p)
 /* When tp__pipe_await_room looks next, at `now`: while the reader has
  * freed nothing, after twice as long as it has waited so far; then when
  * the reader, at the pace seen since `start`, will have freed `short_by`
- * more bytes. */
-static double next_look(double start, double now, uint64_t freed, size_t short_by)
+ * more bytes. Never sooner than `gap` from now. */
+static double next_look(double start, double now, double gap, uint64_t freed, size_t short_by)
 {
     double wait = now - start;
     if (freed > 0)
         wait = (double)short_by / ((double)freed / (now - start));
-    return now + (wait > TP__AWAIT_FIRST_LOOK ? wait : TP__AWAIT_FIRST_LOOK);
+    return now + (wait > gap ? wait : gap);
 }
 
 double tp__pipe_await_room(tp_pipe *p, size_t need, bool when_full, double timeout)
@@ -185,11 +191,12 @@ double tp__pipe_await_room(tp_pipe *p, size_t need, bool when_full, double timeo
     double most = timeout > 0 && timeout < TP__AWAIT_ROOM_SECS ? timeout : TP__AWAIT_ROOM_SECS;
     /* Each look at the reader's counter costs the reader a cache miss on
      * its next read, so the clock (a local read) decides when to look:
-     * soon at first, since a zero-copy reader frees a whole buffer in a
-     * fraction of a microsecond, then about when the reader, at the pace
-     * seen so far, will have freed enough. */
+     * first after a delay that suits the kind of wait, then about when
+     * the reader, at the pace seen so far, will have freed enough. */
     uint64_t first = tp__count(&p->consumed), moved = first;
-    double start = tp__now(), until = start + most, look = start + TP__AWAIT_FIRST_LOOK;
+    double start = tp__now(), until = start + most;
+    double gap = room == 0 ? TP__AWAIT_FIRST_LOOK_FULL : TP__AWAIT_FIRST_LOOK;
+    double look = start + gap;
     double moved_at = start;
     for (unsigned i = 1;; i++) {
         tp__cpu_relax();
@@ -210,7 +217,7 @@ double tp__pipe_await_room(tp_pipe *p, size_t need, bool when_full, double timeo
                 return timeout;
             return timeout > now - start ? timeout - (now - start) : 0;
         }
-        look = next_look(start, now, moved - first, need - room);
+        look = next_look(start, now, gap, moved - first, need - room);
         if (look > until)
             look = until;
     }
