@@ -177,8 +177,11 @@ typedef struct tp__stack {
  * (a releasing thread then finds it in its own cache).
  *
  * The pool outlives the pipe while any segment is still out (held by a
- * view): `users` counts the segments out plus one for the pipe, and
- * whoever drops it to zero frees the pool. The popper counts segments out
+ * view): `users` counts the copy segments out, every ref descriptor from
+ * its allocation to its free (so a hand-off costs no count), and one for
+ * the pipe; whoever drops it to zero frees the pool. When the pipe lets
+ * go it frees the ref descriptors kept for reuse and closes their list,
+ * so that one released later is freed. The popper counts segments out
  * in advance, a batch at a time (`credit`), for the same reason. */
 typedef struct tp__pool {
     size_t seg_cap;             /* data bytes of a copy segment */

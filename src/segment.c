@@ -53,15 +53,22 @@ static bool stack_empty(tp__stack *st)
     return atomic_load_explicit(&st->top, memory_order_relaxed) == NULL;
 }
 
-/* Frees every segment of a list linked through next. */
-static void free_list(tp__seg *s)
+/* Frees every segment of a list linked through next; returns how many. */
+static size_t free_list(tp__seg *s)
 {
-    while (s != NULL) {
+    size_t n = 0;
+    for (; s != NULL; n++) {
         tp__seg *next = atomic_load_explicit(&s->next, memory_order_relaxed);
         tp__free(s);
         s = next;
     }
+    return n;
 }
+
+/* What the released ref descriptors' list holds once the pipe is gone: a
+ * descriptor released after that is freed rather than pushed. */
+static tp__seg closed_list;
+#define TP__REF_LIST_CLOSED (&closed_list)
 
 tp__pool *tp__pool_new(size_t seg_cap, size_t max_free_copy)
 {
@@ -84,16 +91,22 @@ static void pool_leave(tp__pool *pool, size_t n)
 {
     if (atomic_fetch_sub_explicit(&pool->users, n, memory_order_acq_rel) != n)
         return;
+    /* The pipe took the ref descriptors when it let go (tp__pool_orphan). */
     free_list(atomic_load_explicit(&pool->free_copy.top, memory_order_acquire));
-    free_list(atomic_load_explicit(&pool->free_ref, memory_order_acquire));
-    free_list(pool->own_ref);
     tp__free(pool);
 }
 
 void tp__pool_orphan(tp__pool *pool)
 {
-    if (pool != NULL)
-        pool_leave(pool, 1 + pool->credit); /* the pipe, and what it counted ahead */
+    if (pool == NULL)
+        return;
+    /* Ref descriptors count as users from allocation to free, so the ones
+     * kept for reuse go now, and those still out are freed on release. */
+    tp__seg *released =
+        atomic_exchange_explicit(&pool->free_ref, TP__REF_LIST_CLOSED, memory_order_acquire);
+    size_t kept = free_list(released) + free_list(pool->own_ref);
+    pool->own_ref = NULL;
+    pool_leave(pool, 1 + pool->credit + kept); /* and the pipe, and what it counted ahead */
 }
 
 /* Counts one more segment out (the popper only). */
@@ -124,14 +137,20 @@ static tp__seg *pop_ref(tp__pool *pool)
     return s;
 }
 
-/* Pushes a released ref descriptor. */
-static void push_ref(tp__pool *pool, tp__seg *s)
+/* Pushes a released ref descriptor for reuse, or frees it once the pipe
+ * is gone. Returns whether it pushed. */
+static bool push_ref(tp__pool *pool, tp__seg *s)
 {
     tp__seg *top = atomic_load_explicit(&pool->free_ref, memory_order_relaxed);
-    do
+    do {
+        if (top == TP__REF_LIST_CLOSED) {
+            tp__free(s);
+            return false;
+        }
         atomic_store_explicit(&s->next, top, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(&pool->free_ref, &top, s, memory_order_release,
-                                                  memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(&pool->free_ref, &top, s,
+                                                    memory_order_release, memory_order_relaxed));
+    return true;
 }
 
 /* A recycled segment (`recycled`, possibly NULL), or a new one of `size`
@@ -178,7 +197,10 @@ tp__seg *tp__seg_new_copy(tp__pool *pool, size_t cap)
 tp__seg *tp__seg_new_ref(tp__pool *pool, const void *buf, size_t n, tp_release_fn release,
                          void *ctx)
 {
-    tp__seg *s = pool_get(pool, pop_ref(pool), sizeof(tp__seg));
+    /* A recycled descriptor is still counted as a user (see tp__pool). */
+    tp__seg *s = pop_ref(pool);
+    if (s == NULL)
+        s = pool_get(pool, NULL, sizeof(tp__seg));
     if (s == NULL)
         return NULL;
     seg_init(s, pool);
@@ -202,9 +224,13 @@ void tp__seg_ref(tp__seg *s)
 static void pool_put(tp__seg *s)
 {
     tp__pool *pool = s->pool;
-    if (s->is_ref)
-        push_ref(pool, s);
-    else if (s->cap != pool->seg_cap || !stack_push(&pool->free_copy, s, pool->max_free_copy))
+    if (s->is_ref) {
+        /* A ref descriptor lets go of the pool only when it is freed. */
+        if (!push_ref(pool, s))
+            pool_leave(pool, 1);
+        return;
+    }
+    if (s->cap != pool->seg_cap || !stack_push(&pool->free_copy, s, pool->max_free_copy))
         tp__free(s);
     pool_leave(pool, 1);
 }
