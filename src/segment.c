@@ -119,6 +119,18 @@ static void count_out(tp__pool *pool)
     pool->credit--;
 }
 
+/* Takes the released ref descriptors as the popper's own and pops one,
+ * or NULL if none came back. */
+static tp__seg *take_released(tp__pool *pool)
+{
+    pool->ref_since = 0;
+    if (atomic_load_explicit(&pool->free_ref, memory_order_relaxed) == NULL)
+        return NULL;
+    tp__seg *s = atomic_exchange_explicit(&pool->free_ref, NULL, memory_order_acquire);
+    pool->own_ref = atomic_load_explicit(&s->next, memory_order_relaxed);
+    return s;
+}
+
 /* A released ref descriptor, or NULL for a new one (the popper only).
  * Takes the released list only a batch after the last take, so that the
  * releasing thread, which pushes one descriptor per hand-off, finds the
@@ -126,14 +138,11 @@ static void count_out(tp__pool *pool)
 static tp__seg *pop_ref(tp__pool *pool)
 {
     tp__seg *s = pool->own_ref;
-    if (s == NULL && pool->ref_since >= TP__REF_BATCH) {
-        pool->ref_since = 0;
-        if (atomic_load_explicit(&pool->free_ref, memory_order_relaxed) != NULL)
-            s = atomic_exchange_explicit(&pool->free_ref, NULL, memory_order_acquire);
-    }
-    pool->ref_since++;
     if (s != NULL)
         pool->own_ref = atomic_load_explicit(&s->next, memory_order_relaxed);
+    else if (pool->ref_since >= TP__REF_BATCH)
+        s = take_released(pool);
+    pool->ref_since++;
     return s;
 }
 
@@ -197,10 +206,13 @@ tp__seg *tp__seg_new_copy(tp__pool *pool, size_t cap)
 tp__seg *tp__seg_new_ref(tp__pool *pool, const void *buf, size_t n, tp_release_fn release,
                          void *ctx)
 {
-    /* A recycled descriptor is still counted as a user (see tp__pool). */
+    /* A recycled descriptor is still counted as a user (see tp__pool).
+     * Out of memory, a released one is better than a failure. */
     tp__seg *s = pop_ref(pool);
     if (s == NULL)
         s = pool_get(pool, NULL, sizeof(tp__seg));
+    if (s == NULL)
+        s = take_released(pool);
     if (s == NULL)
         return NULL;
     seg_init(s, pool);

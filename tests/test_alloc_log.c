@@ -141,6 +141,31 @@ static void write_ref_recycles_descriptors(void **state)
     assert_int_equal(tp_set_allocator(NULL), 0);
 }
 
+/* Out of memory, a write_ref takes a descriptor that came back rather
+ * than fail, even while the pool would rather grow (right after its first
+ * hand-offs). */
+static void write_ref_out_of_memory_reuses_a_released_descriptor(void **state)
+{
+    (void)state;
+    counting c = {0};
+    tp_allocator a = {c_malloc, c_realloc, c_free, &c};
+    assert_int_equal(tp_set_allocator(&a), 0);
+    static const char buf[1024];
+    tp_pipe *p = tp_pipe_new(4096, true, true, TP_FOREVER, NULL);
+    /* Two descriptors: the first comes back once its view is released,
+     * the second stays as the drained tail until the next write. */
+    ref_round(p, buf, sizeof buf, 2);
+    long made = atomic_load(&c.total);
+    atomic_store(&c.fail, true);
+    for (int r = 0; r < 3; r++)
+        ref_round(p, buf, sizeof buf, 1);
+    assert_int_equal(atomic_load(&c.total), made);
+    atomic_store(&c.fail, false);
+    tp_pipe_free(p);
+    assert_int_equal(atomic_load(&c.live), 0);
+    assert_int_equal(tp_set_allocator(NULL), 0);
+}
+
 static void failing_allocator_gives_enomem(void **state)
 {
     (void)state;
@@ -212,6 +237,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(set_allocator_rejects_missing_functions),
         cmocka_unit_test(allocator_serves_every_allocation),
         cmocka_unit_test(write_ref_recycles_descriptors),
+        cmocka_unit_test(write_ref_out_of_memory_reuses_a_released_descriptor),
         cmocka_unit_test(failing_allocator_gives_enomem),
         cmocka_unit_test(log_fn_replaced_and_restored),
     };
