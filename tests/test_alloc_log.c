@@ -114,31 +114,50 @@ static void ref_round(tp_pipe *p, const char *buf, size_t size, int k)
         tp_view_release(views[--k]);
 }
 
+/* A zero-copy pipe (bsize 4 KiB) under the counting allocator. */
+typedef struct counted_pipe {
+    counting c;
+    tp_pipe *p;
+} counted_pipe;
+
+static void counted_pipe_open(counted_pipe *f)
+{
+    tp_allocator a = {c_malloc, c_realloc, c_free, &f->c};
+    assert_int_equal(tp_set_allocator(&a), 0);
+    f->p = tp_pipe_new(4096, true, true, TP_FOREVER, NULL);
+    assert_non_null(f->p);
+}
+
+/* Frees the pipe: everything it allocated must come back. */
+static void counted_pipe_close(counted_pipe *f)
+{
+    atomic_store(&f->c.fail, false);
+    tp_pipe_free(f->p);
+    assert_int_equal(atomic_load(&f->c.live), 0);
+    assert_int_equal(tp_set_allocator(NULL), 0);
+}
+
 /* A zero-copy stream recycles its buffer descriptors: after a warm-up,
  * hand-offs allocate nothing, and the pipe keeps a bounded number of
  * descriptors however long the stream runs. */
 static void write_ref_recycles_descriptors(void **state)
 {
     (void)state;
-    counting c = {0};
-    tp_allocator a = {c_malloc, c_realloc, c_free, &c};
-    assert_int_equal(tp_set_allocator(&a), 0);
+    counted_pipe fixture = {0}, *f = &fixture;
+    counted_pipe_open(f);
     static const char buf[1024];
-    tp_pipe *p = tp_pipe_new(4096, true, true, TP_FOREVER, NULL);
-    long idle = atomic_load(&c.live);
+    long idle = atomic_load(&f->c.live);
     for (int r = 0; r < 100; r++)
-        ref_round(p, buf, sizeof buf, 1 + r % 4);
-    long warm = atomic_load(&c.total), kept = atomic_load(&c.live) - idle;
+        ref_round(f->p, buf, sizeof buf, 1 + r % 4);
+    long warm = atomic_load(&f->c.total), kept = atomic_load(&f->c.live) - idle;
     for (int r = 0; r < 5000; r++)
-        ref_round(p, buf, sizeof buf, 1 + r % 4);
-    assert_int_equal(atomic_load(&c.total), warm); /* steady state: no allocation */
+        ref_round(f->p, buf, sizeof buf, 1 + r % 4);
+    assert_int_equal(atomic_load(&f->c.total), warm); /* steady state: no allocation */
     /* At most 4 buffers in flight: a few dozen descriptors, not one per
      * hand-off (the pipe's own state is a few more). */
     assert_in_range(kept, 1, 32);
-    assert_int_equal(atomic_load(&c.live) - idle, kept);
-    tp_pipe_free(p);
-    assert_int_equal(atomic_load(&c.live), 0);
-    assert_int_equal(tp_set_allocator(NULL), 0);
+    assert_int_equal(atomic_load(&f->c.live) - idle, kept);
+    counted_pipe_close(f);
 }
 
 /* Out of memory, a write_ref takes a descriptor that came back rather
@@ -147,23 +166,18 @@ static void write_ref_recycles_descriptors(void **state)
 static void write_ref_out_of_memory_reuses_a_released_descriptor(void **state)
 {
     (void)state;
-    counting c = {0};
-    tp_allocator a = {c_malloc, c_realloc, c_free, &c};
-    assert_int_equal(tp_set_allocator(&a), 0);
+    counted_pipe fixture = {0}, *f = &fixture;
+    counted_pipe_open(f);
     static const char buf[1024];
-    tp_pipe *p = tp_pipe_new(4096, true, true, TP_FOREVER, NULL);
     /* Two descriptors: the first comes back once its view is released,
      * the second stays as the drained tail until the next write. */
-    ref_round(p, buf, sizeof buf, 2);
-    long made = atomic_load(&c.total);
-    atomic_store(&c.fail, true);
+    ref_round(f->p, buf, sizeof buf, 2);
+    long made = atomic_load(&f->c.total);
+    atomic_store(&f->c.fail, true);
     for (int r = 0; r < 3; r++)
-        ref_round(p, buf, sizeof buf, 1);
-    assert_int_equal(atomic_load(&c.total), made);
-    atomic_store(&c.fail, false);
-    tp_pipe_free(p);
-    assert_int_equal(atomic_load(&c.live), 0);
-    assert_int_equal(tp_set_allocator(NULL), 0);
+        ref_round(f->p, buf, sizeof buf, 1);
+    assert_int_equal(atomic_load(&f->c.total), made);
+    counted_pipe_close(f);
 }
 
 static void failing_allocator_gives_enomem(void **state)
