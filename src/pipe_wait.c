@@ -157,12 +157,11 @@ static size_t room_hint(tp_pipe *p)
  * that frees 80 bytes at a time takes to free a batch of 32 KiB. */
 #define TP__AWAIT_ROOM_SECS 50e-6
 /* Its first look at the reader's counter, and the least time between
- * looks: soon for a full pipe, whose
- * reader (zero-copy, as a rule) frees whole buffers a fraction of a
- * microsecond apart; later for a pipe with a sliver of room, whose reader
- * frees it a line at a time, since every look costs that reader a miss.
- * And how long the counter may stand still before the reader counts as
- * paused. */
+ * looks: soon for a full pipe, whose reader (zero-copy, as a rule) frees
+ * whole buffers a fraction of a microsecond apart; later for a pipe with
+ * a sliver of room, whose reader frees it a line at a time, since every
+ * look costs that reader a miss. And how long the counter may stand
+ * still before the reader counts as paused. */
 #define TP__AWAIT_FIRST_LOOK_FULL 125e-9
 #define TP__AWAIT_FIRST_LOOK 1e-6
 #define TP__AWAIT_PAUSED 1e-6
