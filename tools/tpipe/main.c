@@ -146,6 +146,21 @@ static struct timespec ns_to_ts(uint64_t ns)
     return ts;
 }
 
+/* True if SIGINT, SIGTERM or SIGHUP arrived and is still pending (it is
+ * taken). A signal that lands while this thread is between two waits, and
+ * the workers finish before it waits again, is otherwise never seen: the
+ * run would end with status 0 although it was interrupted while alive. */
+static bool stop_signal_pending(void)
+{
+    sigset_t stopset;
+    sigemptyset(&stopset);
+    sigaddset(&stopset, SIGINT);
+    sigaddset(&stopset, SIGTERM);
+    sigaddset(&stopset, SIGHUP);
+    struct timespec now = {0, 0};
+    return sigtimedwait(&stopset, NULL, &now) > 0;
+}
+
 /* The main thread's loop: waits for signals (SIGINT/SIGTERM/SIGHUP from
  * outside, SIGUSR2 from a finishing or failing worker) or the next progress
  * tick, until every worker has finished. Returns true if interrupted. */
@@ -198,7 +213,7 @@ static bool supervise(struct tpc_run *run, struct tpc_report *rep, int nworkers)
             next_tick = now + interval;
         }
     }
-    return signals > 0;
+    return signals > 0 || stop_signal_pending();
 }
 
 static void block_signals(void)
