@@ -146,6 +146,14 @@ static struct timespec ns_to_ts(uint64_t ns)
     return ts;
 }
 
+/* Adds the signals that interrupt a run from outside. */
+static void add_stop_signals(sigset_t *set)
+{
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
 /* True if SIGINT, SIGTERM or SIGHUP arrived and is still pending (it is
  * taken). A signal that lands while this thread is between two waits, and
  * the workers finish before it waits again, is otherwise never seen: the
@@ -154,9 +162,7 @@ static bool stop_signal_pending(void)
 {
     sigset_t stopset;
     sigemptyset(&stopset);
-    sigaddset(&stopset, SIGINT);
-    sigaddset(&stopset, SIGTERM);
-    sigaddset(&stopset, SIGHUP);
+    add_stop_signals(&stopset);
     struct timespec now = {0, 0};
     return sigtimedwait(&stopset, NULL, &now) > 0;
 }
@@ -168,9 +174,7 @@ static bool supervise(struct tpc_run *run, struct tpc_report *rep, int nworkers)
 {
     sigset_t waitset;
     sigemptyset(&waitset);
-    sigaddset(&waitset, SIGINT);
-    sigaddset(&waitset, SIGTERM);
-    sigaddset(&waitset, SIGHUP);
+    add_stop_signals(&waitset);
     sigaddset(&waitset, SIGUSR2);
     uint64_t interval = (uint64_t)(run->opt->interval * 1e9);
     uint64_t next_tick = run->start_ns + interval;
@@ -227,9 +231,7 @@ static void block_signals(void)
     sigaction(SIGUSR1, &sa, NULL);
     sigset_t set;
     sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
+    add_stop_signals(&set);
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
