@@ -15,6 +15,8 @@
  *      (1 MiB of 64 KiB buffers, the pipe tpbench uses); the reader takes
  *      every descriptor there is, releases each buffer and frees the ring
  *      space in one store. The ceiling for the zero-copy workload.
+ *   4. the same hand-offs with tpipe's zero-copy design added one feature
+ *      at a time (floor_ladder.c): what each costs on this machine.
  *
  * Usage: tpfloor [--runs=N] [--quick]. Prints the median of N runs (5). */
 #include <pthread.h>
@@ -26,18 +28,19 @@
 #include <string.h>
 #include <time.h>
 
-#define RING 65536u      /* bytes in the bare ring */
-#define BATCH 4096u      /* what the reader lets gather before copying */
-#define LINE 64          /* keeps the shared words on lines of their own */
+#include "floor.h"
 
-static double now(void)
+#define RING 65536u /* bytes in the bare ring */
+#define BATCH 4096u /* what the reader lets gather before copying */
+
+double tf_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void relax(void)
+void tf_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -52,7 +55,7 @@ static void die(const char *what)
     exit(1);
 }
 
-static void run_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+void tf_run_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 {
     if (pthread_create(t, NULL, fn, arg) != 0)
         die("pthread_create");
@@ -70,7 +73,7 @@ static void *echo_main(void *arg)
     bounce *b = arg;
     for (long i = 0; i < b->rounds; i++) {
         while (atomic_load_explicit(&b->turn, memory_order_acquire) != 1)
-            relax();
+            tf_relax();
         atomic_store_explicit(&b->turn, 0, memory_order_release);
     }
     return NULL;
@@ -83,14 +86,14 @@ static double line_round_trip(long rounds)
     atomic_init(&b.turn, 0);
     b.rounds = rounds;
     pthread_t t;
-    run_thread(&t, echo_main, &b);
-    double t0 = now();
+    tf_run_thread(&t, echo_main, &b);
+    double t0 = tf_now();
     for (long i = 0; i < rounds; i++) {
         atomic_store_explicit(&b.turn, 1, memory_order_release);
         while (atomic_load_explicit(&b.turn, memory_order_acquire) != 0)
-            relax();
+            tf_relax();
     }
-    double secs = now() - t0;
+    double secs = tf_now() - t0;
     pthread_join(t, NULL);
     return secs / (double)rounds * 1e9;
 }
@@ -116,7 +119,7 @@ static void *ring_writer(void *arg)
         while (tail + r->msg - head_seen > RING) {
             head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
             if (tail + r->msg - head_seen > RING)
-                relax();
+                tf_relax();
         }
         /* RING is a multiple of every message size used: no wrap inside. */
         memcpy(r->data + tail % RING, m, r->msg);
@@ -138,18 +141,17 @@ static double ring_rate(size_t msg, double seconds)
     r.msg = msg;
     r.count = (long)(seconds * 60e6); /* about `seconds` at 60 M msg/s */
     pthread_t t;
-    double t0 = now();
-    run_thread(&t, ring_writer, &r);
+    double t0 = tf_now();
+    tf_run_thread(&t, ring_writer, &r);
     size_t head = 0;
     for (unsigned waited = 0;;) {
         size_t avail = atomic_load_explicit(&r.tail, memory_order_acquire) - head;
         bool done = atomic_load_explicit(&r.done, memory_order_acquire);
-        if (avail == 0 && done &&
-            atomic_load_explicit(&r.tail, memory_order_acquire) == head)
+        if (avail == 0 && done && atomic_load_explicit(&r.tail, memory_order_acquire) == head)
             break;
         if (avail == 0 || (avail < BATCH && !done && ++waited % 64 != 0)) {
             for (int i = 0; i < 16; i++)
-                relax();
+                tf_relax();
             continue;
         }
         size_t at = head % RING;
@@ -158,7 +160,7 @@ static double ring_rate(size_t msg, double seconds)
         head += k;
         atomic_store_explicit(&r.head, head, memory_order_release);
     }
-    double secs = now() - t0;
+    double secs = tf_now() - t0;
     pthread_join(t, NULL);
     if (head != (size_t)r.count * msg) {
         fprintf(stderr, "tpfloor: the ring lost bytes\n");
@@ -168,13 +170,6 @@ static double ring_rate(size_t msg, double seconds)
 }
 
 /* ---- 3. bare zero-copy hand-offs ---- */
-
-#define IN_FLIGHT 16 /* descriptors the ring holds */
-#define BUFFERS 64   /* buffers in the writer's pool */
-
-typedef struct pooled {
-    _Alignas(LINE) atomic_bool busy; /* handed off and not yet released */
-} pooled;
 
 /* What a zero-copy hand-off passes: the bytes, and whom to tell when the
  * reader is done with them. */
@@ -194,9 +189,27 @@ typedef struct zring {
     pooled pool[BUFFERS];
 } zring;
 
-static void release_pooled(void *ctx)
+void tf_release_pooled(void *ctx)
 {
     atomic_store_explicit(&((pooled *)ctx)->busy, false, memory_order_release);
+}
+
+pooled *tf_take_buffer(pooled *pool, long i)
+{
+    pooled *b = &pool[i % BUFFERS];
+    while (atomic_load_explicit(&b->busy, memory_order_acquire))
+        sched_yield(); /* as tpbench's writer does */
+    atomic_store_explicit(&b->busy, true, memory_order_relaxed);
+    return b;
+}
+
+void tf_await_room(atomic_ulong *read, unsigned long written, unsigned long *read_seen)
+{
+    while (written - *read_seen >= IN_FLIGHT) {
+        *read_seen = atomic_load_explicit(read, memory_order_acquire);
+        if (written - *read_seen >= IN_FLIGHT)
+            tf_relax();
+    }
 }
 
 static void *zring_writer(void *arg)
@@ -205,16 +218,9 @@ static void *zring_writer(void *arg)
     zring *z = arg;
     unsigned long tail = 0, head_seen = 0;
     for (long i = 0; i < z->count; i++) {
-        pooled *b = &z->pool[i % BUFFERS];
-        while (atomic_load_explicit(&b->busy, memory_order_acquire))
-            sched_yield(); /* as tpbench's writer does */
-        atomic_store_explicit(&b->busy, true, memory_order_relaxed);
-        while (tail - head_seen >= IN_FLIGHT) {
-            head_seen = atomic_load_explicit(&z->head, memory_order_acquire);
-            if (tail - head_seen >= IN_FLIGHT)
-                relax();
-        }
-        z->slots[tail % IN_FLIGHT] = (handoff){bytes, 65536, release_pooled, b};
+        pooled *b = tf_take_buffer(z->pool, i);
+        tf_await_room(&z->head, tail, &head_seen);
+        z->slots[tail % IN_FLIGHT] = (handoff){bytes, 65536, tf_release_pooled, b};
         tail++;
         atomic_store_explicit(&z->tail, tail, memory_order_release);
     }
@@ -233,8 +239,8 @@ static double zring_rate(double seconds)
         atomic_init(&z.pool[i].busy, false);
     z.count = (long)(seconds * 8e6); /* about `seconds` at 8 M hand-offs/s */
     pthread_t t;
-    double t0 = now();
-    run_thread(&t, zring_writer, &z);
+    double t0 = tf_now();
+    tf_run_thread(&t, zring_writer, &z);
     unsigned long head = 0, tail = 0;
     size_t bytes = 0;
     for (;;) {
@@ -243,7 +249,7 @@ static double zring_rate(double seconds)
         if (tail == head) {
             if (done)
                 break;
-            relax();
+            tf_relax();
             continue;
         }
         for (; head != tail; head++) {
@@ -253,7 +259,7 @@ static double zring_rate(double seconds)
         }
         atomic_store_explicit(&z.head, head, memory_order_release);
     }
-    double secs = now() - t0;
+    double secs = tf_now() - t0;
     pthread_join(t, NULL);
     if (head != (unsigned long)z.count || bytes != (size_t)z.count * 65536) {
         fprintf(stderr, "tpfloor: the zero-copy ring lost hand-offs\n");
@@ -272,6 +278,21 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, by_value);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Section 4. The rungs take turns within each run, so that a change in
+ * the machine's speed during the runs weighs on each rung alike. */
+static void print_ladder(int runs, double seconds)
+{
+    enum { MAX_RUNGS = 8 };
+    static double v[MAX_RUNGS][64];
+    int n = tf_ladder_rungs < MAX_RUNGS ? tf_ladder_rungs : MAX_RUNGS;
+    for (int i = 0; i < runs; i++)
+        for (int rung = 0; rung < n; rung++)
+            v[rung][i] = tf_ladder_rate(rung, seconds);
+    printf("tpipe's zero-copy design added one feature at a time (M hand-offs/s, median):\n");
+    for (int rung = 0; rung < n; rung++)
+        printf("  %d. %s: %.2f\n", rung + 1, tf_ladder_name(rung), median(v[rung], runs) / 1e6);
 }
 
 int main(int argc, char **argv)
@@ -295,14 +316,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < runs; i++)
         v[i] = line_round_trip((long)(seconds * 4e6));
     double rt = median(v, runs);
-    printf("cache line round trip between two threads: %.1f ns (%.1f ns one way)\n", rt,
-           rt / 2);
+    printf("cache line round trip between two threads: %.1f ns (%.1f ns one way)\n", rt, rt / 2);
     static const size_t sizes[] = {16, 64};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         for (int i = 0; i < runs; i++)
             v[i] = ring_rate(sizes[s], seconds);
-        printf("bare SPSC ring, %zu B messages: %.1f M msg/s\n", sizes[s],
-               median(v, runs) / 1e6);
+        printf("bare SPSC ring, %zu B messages: %.1f M msg/s\n", sizes[s], median(v, runs) / 1e6);
     }
     for (int i = 0; i < runs; i++)
         v[i] = zring_rate(seconds);
@@ -310,5 +329,6 @@ int main(int argc, char **argv)
     printf("(median of %d run%s; no locks, no statistics, one writer: a ceiling, not a "
            "rival)\n",
            runs, runs == 1 ? "" : "s");
+    print_ladder(runs, seconds);
     return 0;
 }
