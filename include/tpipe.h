@@ -278,9 +278,23 @@ TP_API ssize_t tp_pipe_read(tp_pipe *p, void *buf, size_t n);
  * read end's mode); any thread. */
 TP_API ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_view **view);
 
-/* Releases a view from tp_pipe_read_view: once per view, from any thread,
- * also after the pipe was freed. A write_ref buffer's release callback runs
- * only after the last view into it is released. NULL is a no-op. */
+/* Zero-copy read of several pieces in one call: takes up to max bytes in
+ * all from the head of the buffer, as at most n views, one per run of
+ * contiguous bytes, and sets iov[i] to the i-th piece's bytes and views[i]
+ * to its handle. Returns the number of views filled (1..n); release each
+ * with tp_view_release. Where bytes were written with write_ref, each
+ * buffer is a piece of its own: a reader of many hand-offs takes all that
+ * are buffered under one lock. Entries past the returned count are left
+ * as they were. Waits, fails and returns 0 exactly like tp_pipe_read
+ * (also 0 for n == 0 or max == 0). -1/EINVAL for a NULL pipe, n < 0, or
+ * NULL iov or views with n > 0. Blocking (per the read end's mode); any
+ * thread. */
+TP_API int tp_pipe_read_views(tp_pipe *p, size_t max, struct iovec *iov, tp_view **views, int n);
+
+/* Releases a view from tp_pipe_read_view or tp_pipe_read_views: once per
+ * view, from any thread, also after the pipe was freed. A write_ref
+ * buffer's release callback runs only after the last view into it is
+ * released. NULL is a no-op. */
 TP_API void tp_view_release(tp_view *v);
 
 /* Reads to EOF and returns everything in one buffer: *out (free with

@@ -696,6 +696,12 @@ void tp__pipe_take(tp_pipe *p, tp__iovcur *dst, size_t n, tp__seg **garbage);
 void tp__pipe_trim_head(tp_pipe *p, tp__seg **garbage);
 /* Consumes n <= buffered bytes from the head, waking writers and flushers. */
 void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage);
+/* The zero-copy read: trims the head, then takes up to max counted bytes
+ * from it as at most n views, one per segment, filling iov[i] and
+ * views[i]; consumes them, waking writers and flushers. Returns how many
+ * views (at least 1: call only when bytes are buffered). */
+int tp__pipe_take_views(tp_pipe *p, size_t max, struct iovec *iov, tp_view **views, int n,
+                        tp__seg **garbage);
 /* Read into iovecs with its deadline given; force_block makes a
  * non-blocking read end wait anyway (readall). */
 ssize_t tp__pipe_read(tp_pipe *p, tp__iovcur *dst, size_t n, bool force_block,

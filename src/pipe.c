@@ -349,9 +349,9 @@ void tp__pipe_trim_head(tp_pipe *p, tp__seg **garbage)
         drop_head(p, garbage);
 }
 
-void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage)
+/* Counts n more bytes as read, and the read in the statistics. */
+static void count_consumed(tp_pipe *p, size_t n)
 {
-    bool was_full = tp__pipe_room(p) == 0;
     tp__count_add(&p->consumed, n);
     if (p->ext != NULL) {
         tp__match_cache *m = &p->ext->match;
@@ -361,6 +361,22 @@ void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage)
         p->ext->stats.reads++;
         p->ext->last_read_ns = tp__now_coarse_ns();
     }
+}
+
+/* After a read: writers sleep only on a full pipe, so they are woken on
+ * full -> not full; flushers on any progress. */
+static void end_consume(tp_pipe *p, bool was_full)
+{
+    int wake = TP__WAKE_FLUSHERS;
+    if (was_full && tp__pipe_room(p) > 0)
+        wake |= TP__WAKE_WRITERS;
+    tp__pipe_changed(p, wake);
+}
+
+void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage)
+{
+    bool was_full = tp__pipe_room(p) == 0;
+    count_consumed(p, n);
     while (n > 0) {
         tp__seg *s = p->head;
         size_t k = TP__MIN(n, tp__seg_unread(s));
@@ -369,11 +385,54 @@ void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage)
         if (tp__seg_unread(s) == 0)
             drop_head(p, garbage);
     }
-    /* Writers sleep only on a full pipe: wake them on full -> not full. */
-    int wake = TP__WAKE_FLUSHERS;
-    if (was_full && tp__pipe_room(p) > 0)
-        wake |= TP__WAKE_WRITERS;
-    tp__pipe_changed(p, wake);
+    end_consume(p, was_full);
+}
+
+/* Takes k bytes of the head segment s for a view. A whole segment with a
+ * successor leaves the chain (as in drop_head): the view takes over the
+ * chain's reference rather than add one that the unlink then drops, two
+ * atomic operations on a line the writer just wrote. Otherwise the view's
+ * own reference also keeps drop_head from rewinding the segment for reuse.
+ * `next` must have been read before s's end: only then is that final. */
+static void view_head(tp_pipe *p, tp__seg *s, tp__seg *next, size_t k, tp__seg **garbage)
+{
+    if (next != NULL && k == tp__seg_unread(s)) {
+        s->start += k;
+        forget_match_cursor(p);
+        p->head = next;
+        return;
+    }
+    tp__seg_ref(s);
+    s->start += k;
+    if (tp__seg_unread(s) == 0)
+        drop_head(p, garbage);
+}
+
+int tp__pipe_take_views(tp_pipe *p, size_t max, struct iovec *iov, tp_view **views, int n,
+                        tp__seg **garbage)
+{
+    tp__pipe_trim_head(p, garbage);
+    /* Only counted bytes: a writer holding just the token may have put
+     * more at the tail (or linked it) without counting them yet. */
+    size_t left = TP__MIN(max, tp__pipe_buffered(p)), taken = 0;
+    bool was_full = tp__pipe_room(p) == 0;
+    int count = 0;
+    while (left > 0 && count < n) {
+        tp__seg *s = p->head;
+        tp__seg *next = tp__seg_next(s);
+        size_t k = TP__MIN(left, tp__seg_unread(s));
+        if (k == 0)
+            break; /* not expected past the trimmed head; never a 0-byte view */
+        iov[count].iov_base = s->data + s->start;
+        iov[count].iov_len = k;
+        views[count++] = (tp_view *)(void *)s;
+        view_head(p, s, next, k, garbage);
+        left -= k;
+        taken += k;
+    }
+    count_consumed(p, taken);
+    end_consume(p, was_full);
+    return count;
 }
 
 void tp__pipe_take(tp_pipe *p, tp__iovcur *dst, size_t n, tp__seg **garbage)

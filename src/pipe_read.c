@@ -164,14 +164,10 @@ ssize_t tp_pipe_readv(tp_pipe *p, const struct iovec *iov, int iovcnt)
     return tp__pipe_read(p, &dst, n, false, &d);
 }
 
-ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_view **view)
+/* The zero-copy reads: up to n views of up to max bytes in all (n >= 1).
+ * Returns the number of views, 0 at EOF or for max == 0, or -1. */
+static int read_views(tp_pipe *p, size_t max, struct iovec *iov, tp_view **views, int n)
 {
-    if (data != NULL)
-        *data = NULL;
-    if (view != NULL)
-        *view = NULL;
-    if (p == NULL || data == NULL || view == NULL)
-        return tp__fail(EINVAL);
     if (max > SSIZE_MAX)
         max = SSIZE_MAX;
     tp__deadline d;
@@ -180,28 +176,33 @@ ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_view **v
     if (r <= 0)
         return r;
     tp__seg *garbage = NULL;
-    tp__pipe_trim_head(p, &garbage);
-    tp__seg *s = p->head;
-    /* Only counted bytes: a writer holding just the token may have put
-     * more at the tail (or linked it) without counting them yet. */
-    size_t k = TP__MIN(max, TP__MIN(tp__seg_unread(s), tp__pipe_buffered(p)));
-    /* A whole head segment with a successor leaves the chain (see
-     * drop_head): the view can take over the chain's reference rather
-     * than add one that the unlink then drops, two atomic operations on a
-     * line the writer just wrote. Otherwise the view's own reference also
-     * keeps drop_head from rewinding the segment for reuse. The successor
-     * is looked at first: only then is the segment's end final. */
-    bool handover = tp__seg_next(s) != NULL && k == tp__seg_unread(s);
-    if (!handover)
-        tp__seg_ref(s);
-    *data = s->data + s->start;
-    *view = (tp_view *)(void *)s;
-    tp__pipe_consume(p, k, &garbage);
-    if (handover) /* drop_head put s first on the list */
-        garbage = atomic_load_explicit(&s->next, memory_order_relaxed);
+    int count = tp__pipe_take_views(p, max, iov, views, n, &garbage);
     pthread_mutex_unlock(&p->lock);
     tp__seg_unref_list(garbage);
-    return (ssize_t)k;
+    return count;
+}
+
+ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_view **view)
+{
+    if (data != NULL)
+        *data = NULL;
+    if (view != NULL)
+        *view = NULL;
+    if (p == NULL || data == NULL || view == NULL)
+        return tp__fail(EINVAL);
+    struct iovec one;
+    int r = read_views(p, max, &one, view, 1);
+    if (r <= 0)
+        return r;
+    *data = one.iov_base;
+    return (ssize_t)one.iov_len;
+}
+
+int tp_pipe_read_views(tp_pipe *p, size_t max, struct iovec *iov, tp_view **views, int n)
+{
+    if (p == NULL || n < 0 || (n > 0 && (iov == NULL || views == NULL)))
+        return tp__fail(EINVAL);
+    return read_views(p, n == 0 ? 0 : max, iov, views, n);
 }
 
 /* Makes room for at least TP__READALL_CHUNK more bytes. 0 or ENOMEM. */

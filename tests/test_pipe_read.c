@@ -1,4 +1,4 @@
-/* test_pipe_read.c - tp_pipe_read, tp_pipe_read_view and tp_pipe_readall:
+/* test_pipe_read.c - tp_pipe_read, tp_pipe_read_view(s) and tp_pipe_readall:
  * partial returns, EOF, EAGAIN/ETIMEDOUT/EPIPE, zero-copy views, readall's
  * blocking and what it keeps on failure. */
 #include "test_util.h"
@@ -228,6 +228,183 @@ static void read_view_outputs_null_when_nothing(void **state)
     assert_null(data);
     assert_null(view);
     tp_pipe_free(p);
+}
+
+/* A non-blocking pipe holding the three strings as write_ref buffers,
+ * whose releases rel counts. */
+static tp_pipe *pipe_of_refs(const char *a, const char *b, const char *c, tt_release *rel)
+{
+    tt_release_init(rel);
+    tp_pipe *p = tp_pipe_new(0, false, false, 0, NULL);
+    const char *bufs[] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(bufs[i]);
+        assert_int_equal(tp_pipe_write_ref(p, bufs[i], n, tt_release_cb, rel), (ssize_t)n);
+    }
+    return p;
+}
+
+static void read_views_takes_each_buffer_whole(void **state)
+{
+    (void)state;
+    static const char a[] = "AAAAAAAAAA", b[] = "BBBBB", c[] = "CCCCCCC";
+    tt_release rel;
+    tp_pipe *p = pipe_of_refs(a, b, c, &rel);
+    struct iovec iov[8];
+    tp_view *views[8];
+    assert_int_equal(tp_pipe_read_views(p, 100, iov, views, 8), 3);
+    /* The writer's own buffers, in order, nothing copied. */
+    assert_ptr_equal(iov[0].iov_base, a);
+    assert_int_equal(iov[0].iov_len, 10);
+    assert_ptr_equal(iov[1].iov_base, b);
+    assert_int_equal(iov[1].iov_len, 5);
+    assert_ptr_equal(iov[2].iov_base, c);
+    assert_int_equal(iov[2].iov_len, 7);
+    /* Read at once; released only with the views. */
+    assert_int_equal(tp_pipe_buffered(p), 0);
+    assert_int_equal(tt_release_calls(&rel), 0);
+    tp_view_release(views[1]);
+    assert_int_equal(tt_release_calls(&rel), 1);
+    tp_view_release(views[0]);
+    tp_view_release(views[2]);
+    assert_int_equal(tt_release_calls(&rel), 3);
+    tp_pipe_free(p);
+}
+
+static void read_views_stops_at_max_and_n(void **state)
+{
+    (void)state;
+    static const char a[] = "0123456789", b[] = "abcdefghij", c[] = "KLMNOPQRST";
+    tt_release rel;
+    tp_pipe *p = pipe_of_refs(a, b, c, &rel);
+    struct iovec iov[4];
+    tp_view *views[4];
+    /* max ends the second piece early ... */
+    assert_int_equal(tp_pipe_read_views(p, 14, iov, views, 4), 2);
+    assert_ptr_equal(iov[0].iov_base, a);
+    assert_int_equal(iov[0].iov_len, 10);
+    assert_ptr_equal(iov[1].iov_base, b);
+    assert_int_equal(iov[1].iov_len, 4);
+    assert_int_equal(tp_pipe_buffered(p), 16);
+    /* ... and n the number of pieces; the rest stays buffered. */
+    struct iovec more[1];
+    tp_view *more_views[1];
+    assert_int_equal(tp_pipe_read_views(p, 100, more, more_views, 1), 1);
+    assert_ptr_equal(more[0].iov_base, b + 4);
+    assert_int_equal(more[0].iov_len, 6);
+    tp_view_release(views[1]);
+    assert_int_equal(tt_release_calls(&rel), 0); /* b is still held */
+    tp_view_release(more_views[0]);
+    assert_int_equal(tt_release_calls(&rel), 1);
+    assert_int_equal(tp_pipe_read_views(p, 100, iov + 2, views + 2, 2), 1);
+    assert_ptr_equal(iov[2].iov_base, c);
+    assert_int_equal(iov[2].iov_len, 10);
+    tp_view_release(views[0]);
+    tp_view_release(views[2]);
+    assert_int_equal(tt_release_calls(&rel), 3);
+    tp_pipe_free(p);
+}
+
+static void read_views_of_copied_and_ref_data(void **state)
+{
+    (void)state;
+    char src[3000];
+    tt_fill_pattern(src, sizeof src, 11);
+    tp_pipe *p = tp_pipe_new(0, false, false, 0, NULL);
+    assert_int_equal(tp_pipe_write(p, src, 1000), 1000);
+    assert_int_equal(tp_pipe_write_ref(p, src + 1000, 1000, NULL, NULL), 1000);
+    assert_int_equal(tp_pipe_write(p, src + 2000, 1000), 1000);
+    struct iovec iov[8];
+    tp_view *views[8];
+    char got[3000];
+    size_t used = 0;
+    while (used < sizeof got) {
+        int n = tp_pipe_read_views(p, 700, iov, views, 8);
+        assert_in_range(n, 1, 8);
+        size_t call = 0;
+        for (int i = 0; i < n; i++) {
+            assert_in_range(iov[i].iov_len, 1, 700);
+            memcpy(got + used, iov[i].iov_base, iov[i].iov_len);
+            used += iov[i].iov_len;
+            call += iov[i].iov_len;
+            tp_view_release(views[i]);
+        }
+        assert_in_range(call, 1, 700);
+    }
+    assert_memory_equal(got, src, sizeof src);
+    assert_int_equal(tp_pipe_buffered(p), 0);
+    tp_pipe_free(p);
+}
+
+static void read_views_waits_and_fails_like_read(void **state)
+{
+    (void)state;
+    struct iovec iov[2] = {{NULL, 99}, {NULL, 99}};
+    tp_view *views[2] = {NULL, NULL};
+    tp_pipe *p = tp_pipe_new(0, false, false, 0, NULL);
+    assert_fails_with(tp_pipe_read_views(p, 4, iov, views, 2), EAGAIN);
+    assert_int_equal(tp_pipe_read_views(p, 0, iov, views, 2), 0);
+    assert_int_equal(tp_pipe_read_views(p, 4, iov, views, 0), 0);
+    assert_int_equal(tp_pipe_read_views(p, 4, NULL, NULL, 0), 0);
+    tp_pipe_set_readblocking(p, true);
+    assert_fails_with(tp_pipe_read_views(p, 4, iov, views, 2), ETIMEDOUT); /* timeout 0 */
+    assert_int_equal(tp_pipe_write(p, "ab", 2), 2);
+    assert_int_equal(tp_pipe_read_views(p, 4, iov, views, 0), 0);
+    assert_int_equal(tp_pipe_buffered(p), 2);
+    tp_pipe_write_eof(p);
+    assert_int_equal(tp_pipe_read_views(p, 4, iov, views, 2), 1);
+    /* The entry past the count is left as it was. */
+    assert_null(iov[1].iov_base);
+    assert_int_equal(iov[1].iov_len, 99);
+    assert_null(views[1]);
+    assert_memory_equal(iov[0].iov_base, "ab", 2);
+    tp_view_release(views[0]);
+    assert_int_equal(tp_pipe_read_views(p, 4, iov, views, 2), 0);
+    tp_pipe_close(p);
+    assert_fails_with(tp_pipe_read_views(p, 4, iov, views, 2), EPIPE);
+    assert_fails_with(tp_pipe_read_views(p, 4, iov, views, 0), EPIPE);
+    tp_pipe_free(p);
+}
+
+static void read_views_blocks_until_data(void **state)
+{
+    (void)state;
+    tp_pipe *p = tp_pipe_new(0, true, true, TP_FOREVER, NULL);
+    tt_op op = {.n = 100};
+    tt_op_start_blocked(&op, TT_READ_VIEWS, p);
+    assert_int_equal(tp_pipe_write(p, "xyz", 3), 3);
+    tt_op_join(&op);
+    assert_int_equal(op.ret, 3);
+    assert_memory_equal(op.buf, "xyz", 3);
+    tp_pipe_free(p);
+}
+
+static void read_views_valid_after_close_and_free(void **state)
+{
+    (void)state;
+    tt_log log;
+    tt_log_capture(&log);
+    tt_release rel;
+    tt_release_init(&rel);
+    static char ref[32];
+    tt_fill_pattern(ref, sizeof ref, 5);
+    tp_pipe *p = tp_pipe_new(0, false, false, 0, "views-life");
+    assert_int_equal(tp_pipe_write(p, "head", 4), 4);
+    assert_int_equal(tp_pipe_write_ref(p, ref, sizeof ref, tt_release_cb, &rel), 32);
+    assert_int_equal(tp_pipe_write(p, "tail", 4), 4);
+    struct iovec iov[2];
+    tp_view *views[2];
+    assert_int_equal(tp_pipe_read_views(p, 100, iov, views, 2), 2);
+    tp_pipe_close(p); /* discards "tail" */
+    tp_pipe_free(p);
+    /* ASan/valgrind runs check these bytes are still owned. */
+    assert_memory_equal(iov[0].iov_base, "head", 4);
+    assert_ptr_equal(iov[1].iov_base, ref);
+    assert_int_equal(tt_release_calls(&rel), 0);
+    tp_view_release(views[0]);
+    tp_view_release(views[1]);
+    assert_int_equal(tt_release_calls(&rel), 1);
+    tt_log_restore(&log);
 }
 
 static void read_view_blocks_until_data(void **state)
@@ -465,6 +642,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(read_view_valid_after_close_and_free),
         cmocka_unit_test(read_view_outputs_null_when_nothing),
         cmocka_unit_test(read_view_blocks_until_data),
+        cmocka_unit_test(read_views_takes_each_buffer_whole),
+        cmocka_unit_test(read_views_stops_at_max_and_n),
+        cmocka_unit_test(read_views_of_copied_and_ref_data),
+        cmocka_unit_test(read_views_waits_and_fails_like_read),
+        cmocka_unit_test(read_views_blocks_until_data),
+        cmocka_unit_test(read_views_valid_after_close_and_free),
         cmocka_unit_test(readall_returns_everything),
         cmocka_unit_test(readall_empty_at_eof),
         cmocka_unit_test(readall_blocks_on_nonblocking_end),

@@ -188,6 +188,10 @@ static void null_pipe_arguments(void **state)
     assert_fails_with(tp_pipe_read_view(NULL, 1, &data, &view), EINVAL);
     assert_null(data);
     assert_null(view);
+    struct iovec iov[1];
+    tp_view *views[1];
+    assert_fails_with(tp_pipe_read_views(NULL, 1, iov, views, 1), EINVAL);
+    assert_fails_with(tp_pipe_read_views(NULL, 1, iov, views, 0), EINVAL);
     assert_fails_with(tp_pipe_readall(NULL, &out, &len), EINVAL);
     out = &buf;
     assert_fails_with(tp_pipe_readmatch(NULL, NULL, 0, &out), EINVAL);
@@ -217,6 +221,11 @@ static void null_buffer_arguments(void **state)
     assert_int_equal(tp_pipe_read(p, NULL, 0), 0);
     assert_fails_with(tp_pipe_read_view(p, 1, NULL, &view), EINVAL);
     assert_fails_with(tp_pipe_read_view(p, 1, &data, NULL), EINVAL);
+    struct iovec iov[1];
+    tp_view *views[1];
+    assert_fails_with(tp_pipe_read_views(p, 1, NULL, views, 1), EINVAL);
+    assert_fails_with(tp_pipe_read_views(p, 1, iov, NULL, 1), EINVAL);
+    assert_fails_with(tp_pipe_read_views(p, 1, iov, views, -1), EINVAL);
     assert_fails_with(tp_pipe_readall(p, NULL, &len), EINVAL);
     assert_fails_with(tp_pipe_readall(p, &out, NULL), EINVAL);
     assert_fails_with(tp_pipe_readmatch(p, NULL, 0, NULL), EINVAL);

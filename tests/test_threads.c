@@ -201,7 +201,25 @@ static void *writer_main(void *arg)
     return w;
 }
 
-/* Reads everything with a mix of read and read_view. */
+/* One tp_pipe_read_views of up to `want` bytes in up to 3 views, copied
+ * to `to`; returns the bytes, or what the call returned (0 or -1). */
+static ssize_t read_views_copying(tp_pipe *p, unsigned char *to, size_t want)
+{
+    struct iovec iov[3];
+    tp_view *views[3];
+    int n = tp_pipe_read_views(p, want, iov, views, 3);
+    size_t got = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(to + got, iov[i].iov_base, iov[i].iov_len);
+        got += iov[i].iov_len;
+        tp_view_release(views[i]);
+    }
+    if (n > 0 && (got == 0 || got > want))
+        fail_msg("read_views: %d views of %zu bytes for %zu asked", n, got, want);
+    return n > 0 ? (ssize_t)got : n;
+}
+
+/* Reads everything with a mix of read, read_views and read_view. */
 static unsigned char *read_mixed(tp_pipe *p, size_t *len, uint32_t seed)
 {
     size_t cap = 1 << 16, used = 0;
@@ -213,8 +231,11 @@ static unsigned char *read_mixed(tp_pipe *p, size_t *len, uint32_t seed)
         }
         size_t want = 1 + rng_next(&seed) % 3000;
         ssize_t r;
-        if (rng_next(&seed) % 2) {
+        uint32_t how = rng_next(&seed) % 3;
+        if (how == 0) {
             r = tp_pipe_read(p, all + used, want);
+        } else if (how == 1) {
+            r = read_views_copying(p, all + used, want);
         } else {
             const void *d;
             tp_view *v;
@@ -433,8 +454,12 @@ static void bulk_transfer_checked(void **state)
         uint32_t pick = rng_next(&seed);
         size_t want = 1 + rng_next(&seed) % (pick % 5 == 0 ? 7 : MAXREAD);
         ssize_t r;
-        if (pick % 2) {
+        if (pick % 4 == 1) {
             r = tp_pipe_read(p, buf, want);
+            if (r > 0)
+                check_bytes(buf, (size_t)r, off, scratch);
+        } else if (pick % 4 == 3) {
+            r = read_views_copying(p, buf, want);
             if (r > 0)
                 check_bytes(buf, (size_t)r, off, scratch);
         } else {

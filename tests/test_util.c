@@ -169,6 +169,25 @@ static void *op_main(void *arg)
         tp_view_release(view);
         errno = op->err;
         break;
+    case TT_READ_VIEWS: {
+        struct iovec iov[4];
+        tp_view *views[4];
+        int n = tp_pipe_read_views(op->p, op->n, iov, views, 4);
+        op->err = errno;
+        op->ret = n;
+        if (n > 0) {
+            op->ret = 0;
+            for (int i = 0; i < n; i++) {
+                size_t room = sizeof op->buf - (size_t)op->ret;
+                memcpy(op->buf + op->ret, iov[i].iov_base,
+                       iov[i].iov_len < room ? iov[i].iov_len : room);
+                op->ret += (long long)iov[i].iov_len;
+                tp_view_release(views[i]);
+            }
+        }
+        errno = op->err;
+        break;
+    }
     case TT_READALL:
         op->ret = tp_pipe_readall(op->p, &op->out, &op->outlen);
         break;

@@ -115,6 +115,7 @@ void *tt_thread_join(tt_thread *t);
 enum tt_op_kind {
     TT_READ,
     TT_READ_VIEW,
+    TT_READ_VIEWS, /* up to 4 views; buf gets their bytes, ret their total */
     TT_READALL,
     TT_READMATCH,
     TT_WRITE,
