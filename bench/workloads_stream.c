@@ -326,7 +326,7 @@ static const struct {
     const char *name;
     enum rmode rmode;
     bool baselines;
-} zerocopy_readers[] = {{"64K refs", R_VIEWS, true}, {"64K refs, 1/read", R_VIEW, false}};
+} zerocopy_readers[] = {{"64K refs", R_VIEWS, true}, {"64K read_view", R_VIEW, false}};
 
 void tb_wl_zerocopy(const tb_options *o)
 {
