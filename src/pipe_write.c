@@ -99,13 +99,14 @@ static ssize_t wait_room(tp_pipe *p, double timeout, size_t want)
  * them. Waking readers is up to the caller. */
 static void publish(tp_pipe *p, size_t n)
 {
-    tp__count_add(&p->published, n);
-    size_t buffered = tp__pipe_buffered(p);
+    /* Only a store to the counters' line, which the reader writes too:
+     * loading from it here would wait until the line came back from the
+     * reader's core, where a store does not hold the writer up. */
     tp__ext *x = p->ext;
+    x->w.published += n;
+    atomic_store_explicit(&p->published, x->w.published, memory_order_release);
     x->w.writes++; /* bytes_in is `published`, filled in by tp_pipe_get_stats */
     x->w.last_write_ns = tp__now_coarse_ns();
-    if (buffered > x->w.peak_buffered)
-        x->w.peak_buffered = buffered;
 }
 
 /* Publishes with both locks held, waking the readers that wait. */
