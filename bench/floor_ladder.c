@@ -12,7 +12,10 @@
  *   3. a reader lock entered and left with plain stores, what a lock
  *      biased to the one reader would cost;
  *   4. instead, a pthread mutex, tried and released at every read: tpipe's
- *      pipe lock.
+ *      pipe lock;
+ *   5. with that mutex, a read takes every hand-off published (up to
+ *      IN_FLIGHT) under one lock and stores the count once, then releases
+ *      them: tpipe's read_views.
  * No blocking, no statistics, no error paths: the cost of each feature's
  * memory traffic alone. */
 #include <stdint.h>
@@ -27,6 +30,7 @@ enum feature {
     DESCRIPTORS = 1, /* rung 2 */
     PLAIN_LOCK = 2,  /* rung 3 */
     MUTEX = 4,       /* rung 4 */
+    BATCH = 8,       /* rung 5 */
 };
 
 static const struct rung {
@@ -37,6 +41,7 @@ static const struct rung {
     {"+ tpipe's descriptors (chained, counted, recycled)", DESCRIPTORS},
     {"+ a reader lock taken with plain stores", DESCRIPTORS | PLAIN_LOCK},
     {"+ a pthread mutex instead (tpipe's pipe lock)", DESCRIPTORS | MUTEX},
+    {"rung 4, all hand-offs published per read (read_views)", DESCRIPTORS | MUTEX | BATCH},
 };
 const int tf_ladder_rungs = (int)(sizeof rungs / sizeof rungs[0]);
 
@@ -172,45 +177,66 @@ static void leave(ladder *l)
         atomic_store_explicit(&l->lock_word, 0, memory_order_release);
 }
 
-/* The reader: one hand-off per read, released at once. Returns the bytes
- * it was handed. */
+/* A hand-off a read took, to release after leaving the lock. */
+typedef struct taken {
+    desc *d;
+    desc *passed; /* the descriptor the chain no longer needs, or NULL */
+} taken;
+
+/* Takes the next hand-off (one is published): the chain's next, or the
+ * ring's slot. */
+static taken take_next(ladder *l, desc **last, unsigned long consumed)
+{
+    taken t = {NULL, NULL};
+    if (l->features & DESCRIPTORS) {
+        t.d = atomic_load_explicit(&(*last)->next, memory_order_acquire);
+        if (*last != &l->sentinel)
+            t.passed = *last;
+        *last = t.d;
+    } else {
+        t.d = atomic_load_explicit(&l->ring[consumed % IN_FLIGHT], memory_order_relaxed);
+    }
+    return t;
+}
+
+/* The reader: one hand-off per read (every one published, with BATCH),
+ * released once the lock is left. Returns the bytes it was handed. */
 static size_t ladder_read(ladder *l)
 {
-    bool chained = l->features & DESCRIPTORS;
     desc *last = &l->sentinel; /* the chain's newest taken descriptor */
     unsigned long consumed = 0;
     size_t bytes = 0;
+    taken batch[IN_FLIGHT];
     for (;;) {
         if (!enter(l)) {
             tf_relax();
             continue;
         }
         bool done = atomic_load_explicit(&l->done, memory_order_acquire);
-        if (atomic_load_explicit(&l->published, memory_order_acquire) == consumed) {
+        unsigned long published = atomic_load_explicit(&l->published, memory_order_acquire);
+        if (published == consumed) {
             leave(l);
             if (done)
                 break;
             tf_relax();
             continue;
         }
-        desc *d, *passed = NULL;
-        if (chained) {
-            d = atomic_load_explicit(&last->next, memory_order_acquire);
-            if (last != &l->sentinel)
-                passed = last; /* the chain no longer needs it */
-            last = d;
-        } else {
-            d = atomic_load_explicit(&l->ring[consumed % IN_FLIGHT], memory_order_relaxed);
+        unsigned long n = l->features & BATCH ? published - consumed : 1;
+        for (unsigned long i = 0; i < n; i++) {
+            batch[i] = take_next(l, &last, consumed + i);
+            desc *d = batch[i].d;
+            bytes += atomic_load_explicit(&d->end, memory_order_relaxed) - d->start;
         }
-        bytes += atomic_load_explicit(&d->end, memory_order_relaxed) - d->start;
-        consumed++;
+        consumed += n;
         atomic_store_explicit(&l->consumed, consumed, memory_order_release);
         leave(l);
-        d->release(d->ctx);
-        if (passed != NULL)
-            recycle_desc(l, passed);
+        for (unsigned long i = 0; i < n; i++) {
+            batch[i].d->release(batch[i].d->ctx);
+            if (batch[i].passed != NULL)
+                recycle_desc(l, batch[i].passed);
+        }
     }
-    if (chained && last != &l->sentinel)
+    if ((l->features & DESCRIPTORS) && last != &l->sentinel)
         free(last);
     return bytes;
 }
