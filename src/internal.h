@@ -402,7 +402,6 @@ struct tp_pipe {
     size_t rspin_need;       /* buffered bytes that end a reader's spin */
     size_t wspin_need;       /* room that ends a writer's spin */
     unsigned spin_ns;        /* adaptive spin budget before sleeping */
-    unsigned woken;          /* TP__WAKE_* kinds woken from sleep and not yet back */
 
     /* -- the counters: each side writes one, reads the other -- */
     tp__counter consumed;    /* bytes ever read or discarded: flush's progress clock; lock */

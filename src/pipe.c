@@ -250,13 +250,10 @@ void tp__pipe_tell_watchers(tp_pipe *p, int wake)
 {
     if (spinner_may_go(p))
         atomic_fetch_add_explicit(&p->ext->seq, 1, memory_order_release);
-    int woken = ((wake & TP__WAKE_READERS) && p->rwaiters > 0 ? TP__WAKE_READERS : 0) |
-                ((wake & TP__WAKE_WRITERS) && p->wwaiters > 0 ? TP__WAKE_WRITERS : 0) |
-                ((wake & TP__WAKE_FLUSHERS) && p->fwaiters > 0 ? TP__WAKE_FLUSHERS : 0);
-    if (woken != 0) {
-        p->woken |= (unsigned)woken;
+    if (((wake & TP__WAKE_READERS) && p->rwaiters > 0) ||
+        ((wake & TP__WAKE_WRITERS) && p->wwaiters > 0) ||
+        ((wake & TP__WAKE_FLUSHERS) && p->fwaiters > 0))
         pthread_cond_broadcast(&p->changed);
-    }
     if (p->has_fds)
         tp__pipe_update_fds(p);
 }

@@ -12,14 +12,6 @@
  * spin per wait, then sleeps. */
 #define TP__SPIN_MIN_NS 20000u
 #define TP__SPIN_MAX_NS 100000u
-/* The spin of a waiter whose partner it woke from sleep, while that
- * partner is not back yet: the partner is about to act, but on a busy VM
- * waking a thread takes 40 to a few hundred microseconds. A waiter that
- * slept meanwhile would be woken as slowly in turn, and two threads
- * streaming through a pipe that fills and drains could each sleep at
- * every turn (zero-copy streams ran at 50,000 hand-offs/s so). The spin
- * ends as soon as the partner acts. */
-#define TP__SPIN_WOKEN_NS 500000u
 
 void tp__wait_init(tp__wait *w, int side, const tp__deadline *d)
 {
@@ -125,14 +117,6 @@ static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, un
            tp__pipe_progress(p) != progress;
 }
 
-/* The TP__WAKE_* kind of the sleepers that `waiters` counts. */
-static int side_of(tp_pipe *p, const unsigned *waiters)
-{
-    return waiters == &p->rwaiters   ? TP__WAKE_READERS
-           : waiters == &p->wwaiters ? TP__WAKE_WRITERS
-                                     : TP__WAKE_FLUSHERS;
-}
-
 /* The brief spin before sleeping, with an adaptive budget: spins that pay
  * off double it, futile ones halve it. Returns whether the other side
  * acted meanwhile. Called and returns locked. */
@@ -141,10 +125,7 @@ static bool spin_for_change(tp_pipe *p, const tp__wait *w, unsigned *waiters)
     if (p->ext == NULL)
         return false; /* no spin word: go straight to sleep */
     unsigned budget = p->spin_ns ? p->spin_ns : TP__SPIN_MIN_NS;
-    /* Readers wait for writers; writers and flushers for readers. */
-    unsigned partner = waiters == &p->rwaiters ? TP__WAKE_WRITERS : TP__WAKE_READERS;
-    unsigned spin = p->woken & partner ? TP__SPIN_WOKEN_NS : budget;
-    bool changed = watch_spin_word(p, waiters, w->need, spin, NULL);
+    bool changed = watch_spin_word(p, waiters, w->need, budget, NULL);
     if (changed)
         p->spin_ns = budget * 2 < TP__SPIN_MAX_NS ? budget * 2 : TP__SPIN_MAX_NS;
     else
@@ -329,7 +310,6 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters)
     (*waiters)++;
     int rc = tp__cond_wait(&p->changed, &p->lock, stall ? &stall_dl : w->deadline);
     (*waiters)--;
-    p->woken &= ~(unsigned)side_of(p, waiters); /* back, whether woken or not */
     if (rc == ETIMEDOUT && stall) {
         stall_fired(p, w);
         return 0; /* the real deadline has not passed yet */
