@@ -194,13 +194,14 @@ static void *reader_main(void *arg)
         tp_view *views[VIEWS_PER_READ];
         int n;
         while ((n = tp_pipe_read_views(tp, VIEWS_PER_READ * RBUF, iov, views,
-                                       VIEWS_PER_READ)) > 0)
+                                       VIEWS_PER_READ)) > 0) {
             for (int i = 0; i < n; i++) {
                 if (j->verify)
                     check(j, iov[i].iov_base, iov[i].iov_len);
                 j->rbytes += iov[i].iov_len;
-                tp_view_release(views[i]);
             }
+            tp_views_release(views, n);
+        }
         r = n;
         break;
     }

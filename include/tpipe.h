@@ -281,8 +281,8 @@ TP_API ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_v
 /* Zero-copy read of several pieces in one call: takes up to max bytes in
  * all from the head of the buffer, as at most n views, one per run of
  * contiguous bytes, and sets iov[i] to the i-th piece's bytes and views[i]
- * to its handle. Returns the number of views filled (1..n); release each
- * with tp_view_release. Where bytes were written with write_ref, each
+ * to its handle. Returns the number of views filled (1..n); release them
+ * with tp_views_release (or each with tp_view_release). Where bytes were written with write_ref, each
  * buffer is a piece of its own: a reader of many hand-offs takes all that
  * are buffered under one lock. Entries past the returned count are left
  * as they were. Waits, fails and returns 0 exactly like tp_pipe_read
@@ -296,6 +296,13 @@ TP_API int tp_pipe_read_views(tp_pipe *p, size_t max, struct iovec *iov, tp_view
  * buffer's release callback runs only after the last view into it is
  * released. NULL is a no-op. */
 TP_API void tp_view_release(tp_view *v);
+
+/* Releases views[0..n) as that many tp_view_release calls would, in order;
+ * NULL entries are skipped, and n <= 0 or a NULL array does nothing. For
+ * the views of one tp_pipe_read_views call this is cheaper: the pipe takes
+ * back their descriptors in one atomic operation rather than one each.
+ * Any thread. */
+TP_API void tp_views_release(tp_view **views, int n);
 
 /* Reads to EOF and returns everything in one buffer: *out (free with
  * tp_free; non-NULL on success, even for 0 bytes) and *len. Always blocks

@@ -154,20 +154,53 @@ static tp__seg *pop_ref(tp__pool *pool)
     return s;
 }
 
-/* Pushes a released ref descriptor for reuse, or frees it once the pipe
- * is gone. Returns whether it pushed. */
-static bool push_ref(tp__pool *pool, tp__seg *s)
+/* Pushes released ref descriptors [first..last], n of them linked through
+ * next, for reuse; or frees them once the pipe is gone, letting go of the
+ * pool for each. */
+static void push_refs(tp__pool *pool, tp__seg *first, tp__seg *last, size_t n)
 {
     tp__seg *top = atomic_load_explicit(&pool->free_ref, memory_order_relaxed);
     do {
         if (top == TP__REF_LIST_CLOSED) {
-            tp__free(s);
-            return false;
+            atomic_store_explicit(&last->next, NULL, memory_order_relaxed);
+            free_list(first);
+            pool_leave(pool, n);
+            return;
         }
-        atomic_store_explicit(&s->next, top, memory_order_relaxed);
-    } while (!atomic_compare_exchange_weak_explicit(&pool->free_ref, &top, s,
+        atomic_store_explicit(&last->next, top, memory_order_relaxed);
+    } while (!atomic_compare_exchange_weak_explicit(&pool->free_ref, &top, first,
                                                     memory_order_release, memory_order_relaxed));
-    return true;
+}
+
+/* Ref descriptors due back to one pool, gathered by tp_views_release so
+ * that they go back in one atomic operation: it waits until this thread's
+ * earlier stores (the descriptors' links among them) have reached the
+ * other cores, and one wait for a batch beats one per descriptor. */
+typedef struct returns {
+    tp__pool *pool;
+    tp__seg *first, *last;
+    size_t n;
+} returns;
+
+static void returns_flush(returns *r)
+{
+    if (r->n > 0)
+        push_refs(r->pool, r->first, r->last, r->n);
+    r->n = 0;
+}
+
+static void returns_add(returns *r, tp__seg *s)
+{
+    if (r->n > 0 && r->pool != s->pool)
+        returns_flush(r);
+    if (r->n == 0) {
+        r->pool = s->pool;
+        r->last = s;
+    } else {
+        atomic_store_explicit(&s->next, r->first, memory_order_relaxed);
+    }
+    r->first = s;
+    r->n++;
 }
 
 /* A recycled segment (`recycled`, possibly NULL), or a new one of `size`
@@ -239,15 +272,18 @@ void tp__seg_ref(tp__seg *s)
     atomic_fetch_add_explicit(&s->holds, TP__HOLD_REF | TP__HOLD_BYTES, memory_order_relaxed);
 }
 
-/* Returns a dead segment to its pool for reuse, or frees it when the pool
- * keeps enough (or it is a short copy segment); then lets go of the pool. */
-static void pool_put(tp__seg *s)
+/* Returns a dead segment to its pool for reuse (a ref descriptor by way
+ * of r, if given), or frees it when the pool keeps enough (or it is a
+ * short copy segment); then lets go of the pool. */
+static void pool_put(tp__seg *s, returns *r)
 {
     tp__pool *pool = s->pool;
     if (s->is_ref) {
         /* A ref descriptor lets go of the pool only when it is freed. */
-        if (!push_ref(pool, s))
-            pool_leave(pool, 1);
+        if (r != NULL)
+            returns_add(r, s);
+        else
+            push_refs(pool, s, s, 1);
         return;
     }
     if (s->cap != pool->seg_cap || !stack_push(&pool->free_copy, s, pool->max_free_copy))
@@ -257,14 +293,15 @@ static void pool_put(tp__seg *s)
 
 /* Drops a reference that does not hold the bytes (or no longer needs
  * to: see tp__seg_unref). */
-static void drop_ref(tp__seg *s, uint64_t hold)
+static void drop_ref(tp__seg *s, uint64_t hold, returns *r)
 {
     uint64_t left = atomic_fetch_sub_explicit(&s->holds, hold, memory_order_acq_rel) - hold;
     if ((uint32_t)left == 0)
-        pool_put(s);
+        pool_put(s, r);
 }
 
-void tp__seg_unref(tp__seg *s)
+/* tp__seg_unref, with ref descriptors due back gathered in r if given. */
+static void unref(tp__seg *s, returns *r)
 {
     if (atomic_load_explicit(&s->holds, memory_order_acquire) == (TP__HOLD_REF | TP__HOLD_BYTES)) {
         /* The only holder, as when a view took over the chain's hold: no
@@ -272,11 +309,11 @@ void tp__seg_unref(tp__seg *s)
          * needs no atomic operation. */
         if (s->is_ref && s->release != NULL)
             s->release(s->ctx);
-        pool_put(s);
+        pool_put(s, r);
         return;
     }
     if (!s->is_ref) {
-        drop_ref(s, TP__HOLD_REF | TP__HOLD_BYTES);
+        drop_ref(s, TP__HOLD_REF | TP__HOLD_BYTES, r);
         return;
     }
     /* The bytes first, while the reference keeps the segment ours: a
@@ -285,7 +322,12 @@ void tp__seg_unref(tp__seg *s)
                     TP__HOLD_BYTES;
     if (left >> 32 == 0 && s->release != NULL)
         s->release(s->ctx);
-    drop_ref(s, TP__HOLD_REF);
+    drop_ref(s, TP__HOLD_REF, r);
+}
+
+void tp__seg_unref(tp__seg *s)
+{
+    unref(s, NULL);
 }
 
 bool tp__seg_make_husk(tp__seg *s)
@@ -308,7 +350,7 @@ void tp__seg_unref_some(tp__seg *list)
     while (list != NULL) {
         tp__seg *next = atomic_load_explicit(&list->next, memory_order_relaxed);
         if (list->husk)
-            drop_ref(list, TP__HOLD_REF); /* the chain let go of the bytes already */
+            drop_ref(list, TP__HOLD_REF, NULL); /* the chain let go of the bytes already */
         else
             tp__seg_unref(list);
         list = next;
@@ -320,4 +362,15 @@ void tp_view_release(tp_view *v)
 {
     if (v != NULL)
         tp__seg_unref((tp__seg *)(void *)v);
+}
+
+void tp_views_release(tp_view **views, int n)
+{
+    if (views == NULL)
+        return;
+    returns r = {NULL, NULL, NULL, 0};
+    for (int i = 0; i < n; i++)
+        if (views[i] != NULL)
+            unref((tp__seg *)(void *)views[i], &r);
+    returns_flush(&r);
 }

@@ -407,6 +407,42 @@ static void read_views_valid_after_close_and_free(void **state)
     tt_log_restore(&log);
 }
 
+static void views_release_runs_each_release_once(void **state)
+{
+    (void)state;
+    static const char a[] = "first", b[] = "second";
+    tt_release rel_p, rel_q;
+    tt_release_init(&rel_p);
+    tt_release_init(&rel_q);
+    tp_pipe *p = tp_pipe_new(0, false, false, 0, NULL);
+    tp_pipe *q = tp_pipe_new(0, false, false, 0, NULL);
+    tp_view *views[6] = {NULL};
+    struct iovec iov[6];
+    /* Views of two pipes, copied and ref bytes, and NULL entries. */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(tp_pipe_write_ref(p, a, 5, tt_release_cb, &rel_p), 5);
+        assert_int_equal(tp_pipe_write_ref(q, b, 6, tt_release_cb, &rel_q), 6);
+    }
+    assert_int_equal(tp_pipe_write(q, "copied", 6), 6);
+    assert_int_equal(tp_pipe_read_views(p, 100, iov, views, 2), 2);
+    assert_int_equal(tp_pipe_read_views(q, 100, iov + 3, views + 3, 3), 3);
+    assert_memory_equal(iov[5].iov_base, "copied", 6);
+    tp_views_release(views, 0); /* nothing */
+    tp_views_release(NULL, 6);
+    assert_int_equal(tt_release_calls(&rel_p) + tt_release_calls(&rel_q), 0);
+    tp_pipe_free(p); /* the views outlive it, and go back to a closed pool */
+    tp_views_release(views, 6);
+    assert_int_equal(tt_release_calls(&rel_p), 2);
+    assert_int_equal(tt_release_calls(&rel_q), 2);
+    /* q's descriptors went back for reuse: the next hand-offs work. */
+    assert_int_equal(tp_pipe_write_ref(q, b, 6, tt_release_cb, &rel_q), 6);
+    assert_int_equal(tp_pipe_read_views(q, 100, iov, views, 6), 1);
+    assert_ptr_equal(iov[0].iov_base, b);
+    tp_views_release(views, 1);
+    assert_int_equal(tt_release_calls(&rel_q), 3);
+    tp_pipe_free(q);
+}
+
 static void read_view_blocks_until_data(void **state)
 {
     (void)state;
@@ -648,6 +684,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(read_views_waits_and_fails_like_read),
         cmocka_unit_test(read_views_blocks_until_data),
         cmocka_unit_test(read_views_valid_after_close_and_free),
+        cmocka_unit_test(views_release_runs_each_release_once),
         cmocka_unit_test(readall_returns_everything),
         cmocka_unit_test(readall_empty_at_eof),
         cmocka_unit_test(readall_blocks_on_nonblocking_end),
