@@ -1,0 +1,251 @@
+/* ab_inproc.c - tpab: compares two builds of libtpipe on the zero-copy
+ * workload inside one process, alternating short runs of each.
+ *
+ * On a shared VM the machine's speed can change several times a second
+ * (see "The machine's own limits" in docs/benchmarks.md), so two builds
+ * timed one after the other, even in alternating processes (bench/ab.sh),
+ * often see different machines. tpab loads both builds with dlopen (each
+ * copy keeps its own globals), and runs them in turns of a few tens of
+ * milliseconds, swapping which goes first every round. Each round's ratio
+ * B/A then compares two runs a few milliseconds apart; its median and
+ * quartiles over many rounds say whether B wins, and by how much.
+ *
+ * usage: tpab [--rounds=N] [--seconds=S] [--views=N] LIB_A LIB_B
+ *   --views=N   the reader takes up to N views per tp_pipe_read_views call
+ *               and gives them back with tp_views_release (default 16);
+ *               0 reads with tp_pipe_read_view, one view per call. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tpipe.h"
+
+#define BUF_SIZE 65536  /* one hand-off */
+#define BUFFERS 64      /* the writer's pool, as tpbench's */
+#define MAX_VIEWS 64
+#define PIPE_SIZE (16 * BUF_SIZE)
+#define LINE 64
+
+/* The calls the workload makes, from one build. */
+typedef struct build {
+    const char *path;
+    tp_pipe *(*pipe_new)(size_t, bool, bool, double, const char *);
+    ssize_t (*write_ref)(tp_pipe *, const void *, size_t, tp_release_fn, void *);
+    int (*write_eof)(tp_pipe *);
+    ssize_t (*read_view)(tp_pipe *, size_t, const void **, tp_view **);
+    int (*read_views)(tp_pipe *, size_t, struct iovec *, tp_view **, int);
+    void (*view_release)(tp_view *);
+    void (*views_release)(tp_view **, int);
+    void (*pipe_free)(tp_pipe *);
+} build;
+
+/* A pool buffer, busy from hand-off until its release; a line each, so
+ * that the harness adds no false sharing of its own. */
+typedef struct slot {
+    _Alignas(LINE) atomic_bool busy;
+} slot;
+
+static unsigned char buffers[BUFFERS][BUF_SIZE];
+static slot slots[BUFFERS];
+
+/* One run: the writer's side. */
+typedef struct run {
+    const build *b;
+    tp_pipe *p;
+    _Alignas(LINE) atomic_bool stop;
+} run;
+
+static void die(const char *what)
+{
+    fprintf(stderr, "tpab: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Sets the function pointer at fp to the build's symbol `name` (NULL if
+ * it has none and it is optional). A memcpy, as POSIX's dlsym page does
+ * with a cast through void **: ISO C converts no void * to a function
+ * pointer, while POSIX promises that the two have one representation. */
+static void bind(void *lib, const char *path, const char *name, void *fp, bool required)
+{
+    void *f = dlsym(lib, name);
+    if (f == NULL && required) {
+        fprintf(stderr, "tpab: %s has no %s\n", path, name);
+        exit(1);
+    }
+    memcpy(fp, &f, sizeof f);
+}
+
+static void load(build *b, const char *path)
+{
+    /* RTLD_LOCAL: each build keeps its own symbols and globals. */
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) {
+        fprintf(stderr, "tpab: %s\n", dlerror());
+        exit(1);
+    }
+    b->path = path;
+    bind(lib, path, "tp_pipe_new", &b->pipe_new, true);
+    bind(lib, path, "tp_pipe_write_ref", &b->write_ref, true);
+    bind(lib, path, "tp_pipe_write_eof", &b->write_eof, true);
+    bind(lib, path, "tp_pipe_read_view", &b->read_view, true);
+    bind(lib, path, "tp_view_release", &b->view_release, true);
+    bind(lib, path, "tp_pipe_free", &b->pipe_free, true);
+    /* Older builds lack these; --views=0 does without them. */
+    bind(lib, path, "tp_pipe_read_views", &b->read_views, false);
+    bind(lib, path, "tp_views_release", &b->views_release, false);
+}
+
+static void release_slot(void *ctx)
+{
+    atomic_store_explicit(&((slot *)ctx)->busy, false, memory_order_release);
+}
+
+/* Hands the pool's buffers over in turn until told to stop. */
+static void *writer_main(void *arg)
+{
+    run *r = arg;
+    for (unsigned i = 0; !atomic_load_explicit(&r->stop, memory_order_relaxed); i++) {
+        slot *s = &slots[i % BUFFERS];
+        while (atomic_load_explicit(&s->busy, memory_order_acquire))
+            sched_yield();
+        atomic_store_explicit(&s->busy, true, memory_order_relaxed);
+        if (r->b->write_ref(r->p, buffers[i % BUFFERS], BUF_SIZE, release_slot, s) != BUF_SIZE)
+            die("tp_pipe_write_ref");
+    }
+    r->b->write_eof(r->p);
+    return NULL;
+}
+
+/* One read call: the views it took, given back. Returns how many. */
+static int read_once(const build *b, tp_pipe *p, int views)
+{
+    tp_view *v[MAX_VIEWS];
+    if (views == 0) {
+        const void *data;
+        ssize_t n = b->read_view(p, BUF_SIZE, &data, &v[0]);
+        if (n > 0)
+            b->view_release(v[0]);
+        return n > 0 ? 1 : (int)n;
+    }
+    struct iovec iov[MAX_VIEWS];
+    int n = b->read_views(p, (size_t)views * BUF_SIZE, iov, v, views);
+    if (n > 0)
+        b->views_release(v, n);
+    return n;
+}
+
+/* Hand-offs per second (millions) through one build for about `seconds`. */
+static double measure(const build *b, int views, double seconds)
+{
+    run r = {.b = b, .p = b->pipe_new(PIPE_SIZE, true, true, TP_FOREVER, "tpab")};
+    if (r.p == NULL)
+        die("tp_pipe_new");
+    atomic_init(&r.stop, false);
+    pthread_t w;
+    if (pthread_create(&w, NULL, writer_main, &r) != 0)
+        die("pthread_create");
+    double t0 = now();
+    long handoffs = 0, checked = 0;
+    int n;
+    while ((n = read_once(b, r.p, views)) > 0) {
+        handoffs += n;
+        if (handoffs - checked >= 256) { /* the clock, now and then */
+            checked = handoffs;
+            if (now() - t0 >= seconds)
+                atomic_store_explicit(&r.stop, true, memory_order_relaxed);
+        }
+    }
+    if (n < 0)
+        die("read");
+    double elapsed = now() - t0;
+    pthread_join(w, NULL);
+    b->pipe_free(r.p);
+    return (double)handoffs / elapsed / 1e6;
+}
+
+static int by_value(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* The q-quantile (0..1) of v, which it sorts. */
+static double quantile(double *v, int n, double q)
+{
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    return v[(int)(q * (n - 1) + 0.5)];
+}
+
+static void usage(void)
+{
+    fputs("usage: tpab [--rounds=N] [--seconds=S] [--views=N] LIB_A LIB_B\n", stderr);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = 40, views = 16;
+    double seconds = 0.03;
+    const char *paths[2];
+    int npaths = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--rounds=", 9) == 0)
+            rounds = atoi(argv[i] + 9);
+        else if (strncmp(argv[i], "--seconds=", 10) == 0)
+            seconds = atof(argv[i] + 10);
+        else if (strncmp(argv[i], "--views=", 8) == 0)
+            views = atoi(argv[i] + 8);
+        else if (argv[i][0] != '-' && npaths < 2)
+            paths[npaths++] = argv[i];
+        else
+            usage();
+    }
+    if (npaths != 2 || rounds < 1 || rounds > 100000 || !(seconds > 0) || views < 0 ||
+        views > MAX_VIEWS)
+        usage();
+    build b[2];
+    for (int i = 0; i < 2; i++) {
+        load(&b[i], paths[i]);
+        if (views > 0 && (b[i].read_views == NULL || b[i].views_release == NULL)) {
+            fprintf(stderr, "tpab: %s has no tp_pipe_read_views: use --views=0\n", paths[i]);
+            return 1;
+        }
+    }
+    double *rate[2], *ratio = malloc(sizeof(double) * (size_t)rounds);
+    for (int i = 0; i < 2; i++)
+        rate[i] = malloc(sizeof(double) * (size_t)rounds);
+    if (ratio == NULL || rate[0] == NULL || rate[1] == NULL)
+        die("malloc");
+    for (int k = 0; k < rounds; k++) {
+        int first = k % 2; /* neither build always runs first */
+        for (int j = 0; j < 2; j++)
+            rate[first ^ j][k] = measure(&b[first ^ j], views, seconds);
+        ratio[k] = rate[1][k] / rate[0][k];
+    }
+    printf("zero-copy hand-offs, %d rounds of %.3f s each, %s:\n", rounds, seconds,
+           views ? "read_views" : "read_view");
+    for (int i = 0; i < 2; i++)
+        printf("  %c %s: median %.2f M/s (quartiles %.2f-%.2f)\n", 'A' + i, paths[i],
+               quantile(rate[i], rounds, 0.5), quantile(rate[i], rounds, 0.25),
+               quantile(rate[i], rounds, 0.75));
+    printf("  B/A per round: median %.3f (quartiles %.3f-%.3f)\n", quantile(ratio, rounds, 0.5),
+           quantile(ratio, rounds, 0.25), quantile(ratio, rounds, 0.75));
+    for (int i = 0; i < 2; i++)
+        free(rate[i]);
+    free(ratio);
+    return 0;
+}
