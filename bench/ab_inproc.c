@@ -27,8 +27,8 @@
 
 #include "tpipe.h"
 
-#define BUF_SIZE 65536  /* one hand-off */
-#define BUFFERS 64      /* the writer's pool, as tpbench's */
+#define BUF_SIZE 65536 /* one hand-off */
+#define BUFFERS 64     /* the writer's pool, as tpbench's */
 #define MAX_VIEWS 64
 #define PIPE_SIZE (16 * BUF_SIZE)
 #define LINE 64

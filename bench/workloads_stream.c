@@ -14,7 +14,7 @@
 #define KIB 1024u
 #define RBUF (64 * KIB) /* every reader reads with a 64 KiB buffer */
 #define MAX_WRITERS 8
-#define POOL_SLOTS 64 /* write_ref buffers in circulation */
+#define POOL_SLOTS 64     /* write_ref buffers in circulation */
 #define VIEWS_PER_READ 16 /* R_VIEWS: as many as the pipe holds (1 MiB) */
 
 enum wmode { W_COPY, W_REF };
@@ -192,9 +192,9 @@ static void *reader_main(void *arg)
     case R_VIEWS: {
         struct iovec iov[VIEWS_PER_READ];
         tp_view *views[VIEWS_PER_READ];
+        size_t max = VIEWS_PER_READ * RBUF;
         int n;
-        while ((n = tp_pipe_read_views(tp, VIEWS_PER_READ * RBUF, iov, views,
-                                       VIEWS_PER_READ)) > 0) {
+        while ((n = tp_pipe_read_views(tp, max, iov, views, VIEWS_PER_READ)) > 0) {
             for (int i = 0; i < n; i++) {
                 if (j->verify)
                     check(j, iov[i].iov_base, iov[i].iov_len);
@@ -363,8 +363,7 @@ void tb_wl_zerocopy(const tb_options *o)
                 run_job(&j, 1);
                 tb_chan_close(j.c);
                 /* tp_pipe_free released every buffer: the pool is idle again. */
-                tb_record("zerocopy", name, "GB/s", true, t,
-                          (double)j.rbytes / j.elapsed / 1e9);
+                tb_record("zerocopy", name, "GB/s", true, t, (double)j.rbytes / j.elapsed / 1e9);
                 tb_record("zerocopy", name, "M hand-offs/s", true, t,
                           (double)(j.rbytes / RBUF) / j.elapsed / 1e6);
             }

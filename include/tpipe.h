@@ -282,10 +282,10 @@ TP_API ssize_t tp_pipe_read_view(tp_pipe *p, size_t max, const void **data, tp_v
  * all from the head of the buffer, as at most n views, one per run of
  * contiguous bytes, and sets iov[i] to the i-th piece's bytes and views[i]
  * to its handle. Returns the number of views filled (1..n); release them
- * with tp_views_release (or each with tp_view_release). Where bytes were written with write_ref, each
- * buffer is a piece of its own: a reader of many hand-offs takes all that
- * are buffered under one lock. Entries past the returned count are left
- * as they were. Waits, fails and returns 0 exactly like tp_pipe_read
+ * with tp_views_release (or each with tp_view_release). Each write_ref
+ * buffer is a piece of its own, so a reader of many hand-offs takes all
+ * that are buffered under one lock. Entries past the returned count are
+ * left as they were. Waits, fails and returns 0 exactly like tp_pipe_read
  * (also 0 for n == 0 or max == 0). -1/EINVAL for a NULL pipe, n < 0, or
  * NULL iov or views with n > 0. Blocking (per the read end's mode); any
  * thread. */
