@@ -293,6 +293,24 @@ static void op_read(input *in, int pi)
     model_consume(&H.model[pi], (size_t)r);
 }
 
+/* Keeps a view the library handed out, with a copy of its bytes, to check
+ * them again at release and to pin the ref buffers it lies in. */
+static void keep_view(int pi, tp_view *view, const void *data, size_t n, uint64_t start)
+{
+    view_slot *v = &H.views[H.nviews++];
+    v->view = view;
+    v->data = data;
+    v->n = n;
+    v->expect = malloc(n);
+    if (v->expect == NULL)
+        abort();
+    memcpy(v->expect, data, n);
+    v->pipe = pi;
+    v->gen = H.model[pi].gen;
+    v->start = start;
+    v->end = start + (uint64_t)n;
+}
+
 static void op_read_view(input *in, int pi)
 {
     H.what = "read_view";
@@ -316,19 +334,64 @@ static void op_read_view(input *in, int pi)
     CHECK(r >= 1 && (size_t)r <= avail, "read_view returned %zd, model allows 1..%zu", r, avail);
     CHECK(data != NULL && view != NULL, "read_view returned %zd bytes without a view", r);
     CHECK(memcmp(data, m->buf, (size_t)r) == 0, "read_view bytes differ");
-    view_slot *v = &H.views[H.nviews++];
-    v->view = view;
-    v->data = data;
-    v->n = (size_t)r;
-    v->expect = malloc((size_t)r);
-    if (v->expect == NULL)
-        abort();
-    memcpy(v->expect, data, (size_t)r);
-    v->pipe = pi;
-    v->gen = m->gen;
-    v->start = m->rpos;
-    v->end = m->rpos + (uint64_t)r;
+    keep_view(pi, view, data, (size_t)r, m->rpos);
     model_consume(m, (size_t)r);
+}
+
+#define MAX_PIECES 4
+
+/* read_views of up to MAX_PIECES pieces: together they are the stream's
+ * next bytes, each kept as a view. */
+static void op_read_views(input *in, int pi)
+{
+    H.what = "read_views";
+    while (H.nviews > MAX_VIEWS - MAX_PIECES)
+        drop_view(0);
+    size_t n = take(in) % MAX_IO;
+    int nv = 1 + (int)(take(in) % MAX_PIECES);
+    struct iovec iov[MAX_PIECES];
+    tp_view *views[MAX_PIECES];
+    errno = 0;
+    int r = tp_pipe_read_views(H.pipe[pi], n, iov, views, nv);
+    int e = errno;
+    pipe_model *m = &H.model[pi];
+    size_t avail;
+    int merr;
+    int want = model_read_begin(m, n, &merr, &avail);
+    if (want <= 0) {
+        expect_ret(r, e, want, merr);
+        return;
+    }
+    CHECK(r >= 1 && r <= nv, "read_views returned %d views, asked for 1..%d", r, nv);
+    size_t off = 0;
+    for (int i = 0; i < r; i++) {
+        size_t k = iov[i].iov_len;
+        CHECK(k >= 1 && off + k <= avail, "read_views piece %d: %zu bytes after %zu of %zu", i,
+              k, off, avail);
+        CHECK(iov[i].iov_base != NULL && views[i] != NULL, "read_views piece %d unset", i);
+        CHECK(memcmp(iov[i].iov_base, m->buf + off, k) == 0, "read_views piece %d differs", i);
+        keep_view(pi, views[i], iov[i].iov_base, k, m->rpos + off);
+        off += k;
+    }
+    model_consume(m, off);
+}
+
+/* Gives back the last 2..MAX_PIECES views kept, in one tp_views_release. */
+static void drop_views(input *in)
+{
+    H.what = "views_release";
+    int k = 2 + (int)(take(in) % (MAX_PIECES - 1));
+    if (k > H.nviews)
+        k = H.nviews;
+    tp_view *views[MAX_PIECES];
+    for (int i = 0; i < k; i++) {
+        view_slot *v = &H.views[H.nviews - k + i];
+        CHECK(memcmp(v->data, v->expect, v->n) == 0, "view bytes changed before release");
+        views[i] = v->view;
+        free(v->expect);
+    }
+    H.nviews -= k;
+    tp_views_release(views, k);
 }
 
 static void op_readmatch(input *in, int pi)
@@ -595,12 +658,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 7: case 8: case 9:
             op_read(&in, pi);
             break;
-        case 10: case 11:
+        case 10:
             op_read_view(&in, pi);
+            break;
+        case 11:
+            op_read_views(&in, pi);
             break;
         case 12:
             H.what = "view_release";
-            if (H.nviews > 0)
+            if (take(&in) & 1)
+                drop_views(&in);
+            else if (H.nviews > 0)
                 drop_view((int)(take(&in) % (unsigned)H.nviews));
             break;
         case 13: case 14: case 15:
