@@ -323,10 +323,7 @@ typedef struct tp__match_cache {
  * so an unused pipe stays small. Guarded by the pipe lock. */
 typedef struct tp__ext {
     tp__match_cache match;
-    /* Everything but what tp_pipe_get_stats derives or finds in `w`.
-     * Readers keep peak_buffered: bytes pile up only between reads, so
-     * the most buffered is what a read (or a discard) finds, or what is
-     * buffered now. */
+    /* Everything but what tp_pipe_get_stats derives or finds in `w`. */
     tp_pipe_stats stats;
     uint64_t last_read_ns;     /* tp__now_coarse_ns of the last read */
     tp__notify rnotify;        /* tp_pipe_read_fd */
@@ -343,6 +340,7 @@ typedef struct tp__ext {
     struct {
         uint64_t writes;           /* the stats' `writes` */
         uint64_t published;        /* the writers' copy of `published` */
+        size_t peak_buffered;      /* the stats' `peak_buffered` */
         uint64_t last_write_ns;    /* tp__now_coarse_ns of the last write */
         size_t grow_cap;           /* size of the next small-write segment */
         /* The write token's bias (see wtoken.c). */

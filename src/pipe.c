@@ -96,7 +96,7 @@ int tp__pipe_make_ext(tp_pipe *p)
     memset(ext, 0, sizeof *ext);
     atomic_init(&ext->seq, 0);
     ext->rnotify = ext->wnotify = (tp__notify)TP__NOTIFY_NONE;
-    ext->stats.peak_buffered = tp__pipe_buffered(p);
+    ext->w.peak_buffered = tp__pipe_buffered(p);
     ext->w.published = tp__count(&p->published);
     p->ext = ext;
     return 0;
@@ -124,22 +124,12 @@ static void forget_match_cursor(tp_pipe *p)
         p->ext->match.seg = NULL;
 }
 
-/* Before bytes leave: what is buffered may be the most ever (see
- * tp__ext's stats). With the pipe lock, or by the pipe's last user. */
-static void note_peak(tp_pipe *p)
-{
-    size_t buffered = tp__pipe_buffered(p);
-    if (p->ext != NULL && buffered > p->ext->stats.peak_buffered)
-        p->ext->stats.peak_buffered = buffered;
-}
-
 /* Unlinks every segment (the pipe is closing or being freed). Called
  * with both locks held, or by the pipe's last user. */
 static tp__seg *unlink_all(tp_pipe *p)
 {
     tp__seg *garbage = p->head;
     p->head = p->tail = NULL;
-    note_peak(p);
     tp__count_add(&p->consumed, tp__pipe_buffered(p));
     if (p->ext != NULL)
         p->ext->match.scanned = 0;
@@ -363,7 +353,6 @@ void tp__pipe_trim_head(tp_pipe *p, tp__seg **garbage)
 /* Counts n more bytes as read, and the read in the statistics. */
 static void count_consumed(tp_pipe *p, size_t n)
 {
-    note_peak(p);
     tp__count_add(&p->consumed, n);
     if (p->ext != NULL) {
         tp__match_cache *m = &p->ext->match;

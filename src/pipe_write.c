@@ -99,14 +99,21 @@ static ssize_t wait_room(tp_pipe *p, double timeout, size_t want)
  * them. Waking readers is up to the caller. */
 static void publish(tp_pipe *p, size_t n)
 {
-    /* Only a store to the counters' line, which the reader writes too:
-     * loading from it here would wait until the line came back from the
-     * reader's core, where a store does not hold the writer up. */
+    /* The counters' line, which the reader writes too, is loaded before
+     * the store and not after it: the caller's room check has just
+     * fetched it, while after the store a load would wait until the line
+     * came back from the reader's core (a store alone does not hold the
+     * writer up). The peak may then count bytes the reader took in the
+     * meantime, as loading after the store could miss some it added. */
     tp__ext *x = p->ext;
+    uint64_t out = tp__count(&p->consumed);
     x->w.published += n;
     atomic_store_explicit(&p->published, x->w.published, memory_order_release);
+    size_t buffered = (size_t)(x->w.published - out);
     x->w.writes++; /* bytes_in is `published`, filled in by tp_pipe_get_stats */
     x->w.last_write_ns = tp__now_coarse_ns();
+    if (buffered > x->w.peak_buffered)
+        x->w.peak_buffered = buffered;
 }
 
 /* Publishes with both locks held, waking the readers that wait. */
