@@ -16,22 +16,16 @@
  *               0 reads with tp_pipe_read_view, one view per call. */
 #include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "floor.h"
 #include "tpipe.h"
 
 #define BUF_SIZE 65536 /* one hand-off */
-#define BUFFERS 64     /* the writer's pool, as tpbench's */
 #define MAX_VIEWS 64
-#define PIPE_SIZE (16 * BUF_SIZE)
-#define LINE 64
+#define PIPE_SIZE (IN_FLIGHT * BUF_SIZE)
 
 /* The calls the workload makes, from one build. */
 typedef struct build {
@@ -46,14 +40,9 @@ typedef struct build {
     void (*pipe_free)(tp_pipe *);
 } build;
 
-/* A pool buffer, busy from hand-off until its release; a line each, so
- * that the harness adds no false sharing of its own. */
-typedef struct slot {
-    _Alignas(LINE) atomic_bool busy;
-} slot;
-
+/* The writer's pool: tpbench's and tpfloor's (see floor.h). */
 static unsigned char buffers[BUFFERS][BUF_SIZE];
-static slot slots[BUFFERS];
+static pooled slots[BUFFERS];
 
 /* One run: the writer's side. */
 typedef struct run {
@@ -66,13 +55,6 @@ static void die(const char *what)
 {
     fprintf(stderr, "tpab: %s: %s\n", what, strerror(errno));
     exit(1);
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* Sets the function pointer at fp to the build's symbol `name` (NULL if
@@ -109,21 +91,13 @@ static void load(build *b, const char *path)
     bind(lib, path, "tp_views_release", &b->views_release, false);
 }
 
-static void release_slot(void *ctx)
-{
-    atomic_store_explicit(&((slot *)ctx)->busy, false, memory_order_release);
-}
-
 /* Hands the pool's buffers over in turn until told to stop. */
 static void *writer_main(void *arg)
 {
     run *r = arg;
-    for (unsigned i = 0; !atomic_load_explicit(&r->stop, memory_order_relaxed); i++) {
-        slot *s = &slots[i % BUFFERS];
-        while (atomic_load_explicit(&s->busy, memory_order_acquire))
-            sched_yield();
-        atomic_store_explicit(&s->busy, true, memory_order_relaxed);
-        if (r->b->write_ref(r->p, buffers[i % BUFFERS], BUF_SIZE, release_slot, s) != BUF_SIZE)
+    for (long i = 0; !atomic_load_explicit(&r->stop, memory_order_relaxed); i++) {
+        pooled *s = tf_take_buffer(slots, i);
+        if (r->b->write_ref(r->p, buffers[i % BUFFERS], BUF_SIZE, tf_release_pooled, s) != BUF_SIZE)
             die("tp_pipe_write_ref");
     }
     r->b->write_eof(r->p);
@@ -156,22 +130,21 @@ static double measure(const build *b, int views, double seconds)
         die("tp_pipe_new");
     atomic_init(&r.stop, false);
     pthread_t w;
-    if (pthread_create(&w, NULL, writer_main, &r) != 0)
-        die("pthread_create");
-    double t0 = now();
+    tf_run_thread(&w, writer_main, &r);
+    double t0 = tf_now();
     long handoffs = 0, checked = 0;
     int n;
     while ((n = read_once(b, r.p, views)) > 0) {
         handoffs += n;
         if (handoffs - checked >= 256) { /* the clock, now and then */
             checked = handoffs;
-            if (now() - t0 >= seconds)
+            if (tf_now() - t0 >= seconds)
                 atomic_store_explicit(&r.stop, true, memory_order_relaxed);
         }
     }
     if (n < 0)
         die("read");
-    double elapsed = now() - t0;
+    double elapsed = tf_now() - t0;
     pthread_join(w, NULL);
     b->pipe_free(r.p);
     return (double)handoffs / elapsed / 1e6;

@@ -20,7 +20,6 @@
  *
  * Usage: tpfloor [--runs=N] [--quick]. Prints the median of N runs (5). */
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,34 +31,6 @@
 
 #define RING 65536u /* bytes in the bare ring */
 #define BATCH 4096u /* what the reader lets gather before copying */
-
-double tf_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void tf_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-static void die(const char *what)
-{
-    perror(what);
-    exit(1);
-}
-
-void tf_run_thread(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-    if (pthread_create(t, NULL, fn, arg) != 0)
-        die("pthread_create");
-}
 
 /* ---- 1. a cache line bounced between two threads ---- */
 
@@ -188,29 +159,6 @@ typedef struct zring {
     _Alignas(LINE) handoff slots[IN_FLIGHT];
     pooled pool[BUFFERS];
 } zring;
-
-void tf_release_pooled(void *ctx)
-{
-    atomic_store_explicit(&((pooled *)ctx)->busy, false, memory_order_release);
-}
-
-pooled *tf_take_buffer(pooled *pool, long i)
-{
-    pooled *b = &pool[i % BUFFERS];
-    while (atomic_load_explicit(&b->busy, memory_order_acquire))
-        sched_yield(); /* as tpbench's writer does */
-    atomic_store_explicit(&b->busy, true, memory_order_relaxed);
-    return b;
-}
-
-void tf_await_room(atomic_ulong *read, unsigned long written, unsigned long *read_seen)
-{
-    while (written - *read_seen >= IN_FLIGHT) {
-        *read_seen = atomic_load_explicit(read, memory_order_acquire);
-        if (written - *read_seen >= IN_FLIGHT)
-            tf_relax();
-    }
-}
 
 static void *zring_writer(void *arg)
 {

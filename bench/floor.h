@@ -1,5 +1,6 @@
-/* floor.h - what tpfloor's sections share: the clock, the pause, thread
- * start-up, and the zero-copy harness's buffer pool (see floor.c). */
+/* floor.h - what tpfloor's sections and tpab share: the clock, the pause,
+ * thread start-up, and the zero-copy harness's buffer pool (defined in
+ * floor_common.c). */
 #ifndef TP_BENCH_FLOOR_H
 #define TP_BENCH_FLOOR_H
 
