@@ -37,7 +37,7 @@ static int init_lock(pthread_mutex_t *m)
  * that sleeps turns the holder's unlock into a system call. So: try, and
  * on failure back off without touching the line, trying again after
  * exponentially longer pauses; only then wait in the mutex. */
-void tp__pipe_lock(tp_pipe *p)
+static void lock_mutex(tp_pipe *p)
 {
     if (pthread_mutex_trylock(&p->lock) == 0)
         return;
@@ -48,6 +48,19 @@ void tp__pipe_lock(tp_pipe *p)
             return;
     }
     pthread_mutex_lock(&p->lock);
+}
+
+void tp__pipe_lock(tp_pipe *p)
+{
+    lock_mutex(p);
+    if (tp__rtoken_in_use(p))
+        tp__rtoken_take(p);
+}
+
+void tp__rtoken_take(tp_pipe *p)
+{
+    for (unsigned i = 0; !tp__rtoken_try(p); i++)
+        tp__spin_step(i);
 }
 
 tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeout,
@@ -177,7 +190,7 @@ static bool get_flag(const tp_pipe *p, const atomic_bool *flag)
     tp_pipe *mp = (tp_pipe *)(uintptr_t)p;
     tp__pipe_lock(mp);
     bool v = *flag;
-    pthread_mutex_unlock(&mp->lock);
+    tp__pipe_unlock(mp);
     return v;
 }
 
@@ -185,7 +198,7 @@ static void set_flag(tp_pipe *p, atomic_bool *flag, bool v)
 {
     tp__pipe_lock(p);
     *flag = v;
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
 }
 
 bool tp_pipe_readblocking(const tp_pipe *p)
@@ -254,13 +267,13 @@ ssize_t tp_pipe_canwrite(tp_pipe *p)
         return tp__fail(EINVAL);
     tp__pipe_lock(p);
     if (p->eof || p->closed) {
-        pthread_mutex_unlock(&p->lock);
+        tp__pipe_unlock(p);
         return tp__fail(EPIPE);
     }
     size_t room = tp__pipe_room(p);
     if (room == 0 && p->rflag != NULL)
         tp_event_clear(p->rflag);
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     return room > SSIZE_MAX ? SSIZE_MAX : (ssize_t)room;
 }
 
@@ -270,7 +283,7 @@ int tp_pipe_canread(tp_pipe *p)
         return tp__fail(EINVAL);
     tp__pipe_lock(p);
     int r = p->closed ? -1 : (tp__pipe_buffered(p) > 0 || p->eof);
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     if (r < 0)
         errno = EPIPE;
     return r;
@@ -284,7 +297,7 @@ void tp_pipe_set_rflag(tp_pipe *p, tp_event *ev)
     p->rflag = ev;
     if (p->closed)
         tp__pipe_signal_reader(p);
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
 }
 
 /* The drained last segment s, with the write token: rewinds it for reuse
@@ -466,7 +479,7 @@ bool tp_pipe_eof(tp_pipe *p)
         return false;
     tp__pipe_lock(p);
     bool eof = p->eof;
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     return eof;
 }
 
@@ -497,6 +510,6 @@ bool tp_pipe_closed(tp_pipe *p)
         return false;
     tp__pipe_lock(p);
     bool closed = p->closed;
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     return closed;
 }

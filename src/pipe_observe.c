@@ -48,7 +48,7 @@ static int pipe_fd(tp_pipe *p, bool reader)
             fd = n->rfd;
         }
     }
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     if (fd < 0)
         errno = err;
     return fd;
@@ -76,7 +76,7 @@ int tp_pipe_set_read_fd_match(tp_pipe *p, const void *match, size_t mlen)
             memcpy(p->ext->fd_delim, match, mlen);
         tp__pipe_update_fds(p);
     }
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     return err ? tp__fail(err) : 0;
 }
 
@@ -113,6 +113,6 @@ int tp_pipe_set_stall_fn(tp_pipe *p, double after, tp_stall_fn fn, void *ctx)
         /* Sleepers pick the new timer up on their next wake-up. */
         pthread_cond_broadcast(&p->changed);
     }
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     return err ? tp__fail(err) : 0;
 }

@@ -104,7 +104,7 @@ static int begin_read(tp_pipe *p, size_t n, bool blocking, const tp__deadline *d
         r = tp__pipe_wait_readable(p, blocking || p->rblocking, n, d);
     if (r <= 0) {
         int err = errno;
-        pthread_mutex_unlock(&p->lock);
+        tp__pipe_unlock(p);
         errno = err;
     }
     return r;
@@ -126,7 +126,7 @@ ssize_t tp__pipe_read(tp_pipe *p, tp__iovcur *dst, size_t n, bool force_block,
         nclaims = claim_head(p, got, claims, &got);
         tp__pipe_consume(p, got, &garbage);
     }
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
 
     for (int i = 0; i < nclaims; i++) {
         tp__iov_scatter(dst, claims[i].bytes, claims[i].len);
@@ -177,7 +177,7 @@ static int read_views(tp_pipe *p, size_t max, struct iovec *iov, tp_view **views
         return r;
     tp__seg *garbage = NULL;
     int count = tp__pipe_take_views(p, max, iov, views, n, &garbage);
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     tp__seg_unref_list(garbage);
     return count;
 }

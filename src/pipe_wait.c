@@ -72,7 +72,7 @@ static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, un
     uint64_t progress = tp__pipe_progress(p);
     const tp__counter *published = waiters == &p->rwaiters && moving == NULL ? &p->published : NULL;
     uint64_t seen_published = published ? tp__count(published) : 0;
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     bool bumped = false;
     double until = tp__now() + ns / 1e9;
     uint64_t moved = moving ? tp__count(moving) : 0;
@@ -273,12 +273,25 @@ static void stall_fired(tp_pipe *p, tp__wait *w)
     } else if (p->ext != NULL && p->ext->stall_fn != NULL) {
         tp_stall_fn fn = p->ext->stall_fn;
         void *ctx = p->ext->stall_ctx;
-        pthread_mutex_unlock(&p->lock);
+        tp__pipe_unlock(p);
         fn(p, w->side, now - w->last_move, ctx);
         tp__pipe_lock(p);
     }
     if (p->ext != NULL)
         w->next_stall = now + p->ext->stall_after;
+}
+
+/* Sleeps on the pipe's condition until a wake-up or the deadline, the
+ * read token given back meanwhile (the mutex is, by the wait). */
+static int sleep_unlocked(tp_pipe *p, const tp__deadline *dl)
+{
+    if (tp__rtoken_in_use(p))
+        tp__rtoken_give(p);
+    int rc = tp__cond_wait(&p->changed, &p->lock, dl);
+    /* In use now even if it was not: a readmatch may have started it. */
+    if (tp__rtoken_in_use(p))
+        tp__rtoken_take(p);
+    return rc;
 }
 
 int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters)
@@ -308,7 +321,7 @@ int tp__pipe_sleep(tp_pipe *p, tp__wait *w, unsigned *waiters)
     tp__deadline stall_dl;
     bool stall = stall_timer(p, w, &stall_dl);
     (*waiters)++;
-    int rc = tp__cond_wait(&p->changed, &p->lock, stall ? &stall_dl : w->deadline);
+    int rc = sleep_unlocked(p, stall ? &stall_dl : w->deadline);
     (*waiters)--;
     if (rc == ETIMEDOUT && stall) {
         stall_fired(p, w);
@@ -387,7 +400,7 @@ static int wait_for(tp_pipe *p, enum wait_kind kind, double timeout)
         timed_out = tp__pipe_sleep(p, &w, waiters) == ETIMEDOUT;
     }
     int rc = tp__wait_end(p, &w, err);
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     if (rc < 0)
         errno = err;
     return rc;
@@ -443,7 +456,7 @@ int tp_pipe_flush(tp_pipe *p)
         timed_out = tp__pipe_sleep(p, &w, &p->fwaiters) == ETIMEDOUT;
     }
     int rc = tp__wait_end(p, &w, err);
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     if (rc < 0)
         errno = err;
     return rc;

@@ -137,7 +137,7 @@ static void finish_unlocked(tp_pipe *p)
         return;
     tp__pipe_lock(p);
     tp__pipe_changed(p, TP__WAKE_READERS);
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
 }
 
 /* Appends a chain [first..last] after the tail (both locks held). A
@@ -296,7 +296,7 @@ static ssize_t zero_write(tp_pipe *p, tp_release_fn release, void *ctx)
 {
     tp__pipe_lock(p);
     bool ended = p->closed || p->eof;
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     if (ended)
         return tp__fail(EPIPE);
     if (release != NULL)

@@ -166,9 +166,12 @@ static ssize_t try_line(tp_pipe *p, const unsigned char *d, size_t dlen, size_t 
 /* The common call, without the waiting machinery: a whole line at the
  * start of the head segment, the search starting from scratch (no resumed
  * scan), and nothing in the way. Returns the line's length, -1 with errno
- * ENOMEM, or 0: not this way, take the general path. The lock held. */
+ * ENOMEM, or 0: not this way, take the general path. The lock held, or
+ * with `inside`, the read token alone: then the line must end before the
+ * head segment does, since unlinking a drained one may need the write
+ * token. */
 static ssize_t take_line_fast(tp_pipe *p, const unsigned char *d, size_t dlen,
-                              const line_sink *sink, tp__seg **garbage)
+                              const line_sink *sink, bool inside, tp__seg **garbage)
 {
     tp__seg *s = p->head; /* NULL too once the pipe is closed */
     const tp__match_cache *m = &p->ext->match; /* dlen 0 until a search set it up */
@@ -182,8 +185,8 @@ static ssize_t take_line_fast(tp_pipe *p, const unsigned char *d, size_t dlen,
         return 0;
     size_t len = (size_t)(hit - from) + dlen;
     void *dst = sink->buf;
-    if (sink->out == NULL && len > sink->cap)
-        return 0; /* the general path reports it */
+    if ((sink->out == NULL && len > sink->cap) || (inside && len == tp__seg_unread(s)))
+        return 0; /* the general path reports it, or drops the segment */
     if (sink->out != NULL && (dst = tp__malloc(len)) == NULL)
         return -1;
     memcpy(dst, from, len);
@@ -241,6 +244,33 @@ static ssize_t wait_for_line(tp_pipe *p, const unsigned char *d, size_t dlen,
     return err ? tp__fail(err) : r;
 }
 
+/* Whether a line can be taken with the read token alone. The token
+ * excludes every holder of the lock, so the line's read may do all that
+ * a read does (release spinners, set the rflag, update the readiness
+ * descriptors) except wake a sleeper: a thread that counted itself as one
+ * lets go of the token before it waits on the condition, and a broadcast
+ * in between, without the mutex, would be lost. (The counts change only
+ * under the lock, and so the token.) */
+static bool nobody_asleep(const tp_pipe *p)
+{
+    return (p->rwaiters | p->wwaiters | p->fwaiters) == 0 && p->ext != NULL;
+}
+
+/* take_line_fast with the read token instead of the pipe lock (see
+ * internal.h). Returns as take_line_fast; 0 also when the token is busy
+ * or not in use yet, or somebody sleeps. */
+static ssize_t take_line_inside(tp_pipe *p, const unsigned char *d, size_t dlen,
+                                const line_sink *sink)
+{
+    if (!tp__rtoken_try(p))
+        return 0;
+    ssize_t r = nobody_asleep(p) ? take_line_fast(p, d, dlen, sink, true, NULL) : 0;
+    int err = errno;
+    tp__rtoken_give(p);
+    errno = err;
+    return r;
+}
+
 static ssize_t readmatch(tp_pipe *p, const void *match, size_t mlen, const line_sink *sink,
                          double timeout)
 {
@@ -248,13 +278,17 @@ static ssize_t readmatch(tp_pipe *p, const void *match, size_t mlen, const line_
         return tp__fail(EINVAL);
     const unsigned char *d = match ? match : crlf;
     size_t dlen = match ? mlen : sizeof crlf;
+    ssize_t r = take_line_inside(p, d, dlen, sink);
+    if (r != 0)
+        return r;
     tp__seg *garbage = NULL;
     tp__pipe_lock(p);
-    ssize_t r = p->ext != NULL ? take_line_fast(p, d, dlen, sink, &garbage) : 0;
+    tp__rtoken_start(p);
+    r = p->ext != NULL ? take_line_fast(p, d, dlen, sink, false, &garbage) : 0;
     if (r == 0)
         r = wait_for_line(p, d, dlen, sink, timeout, &garbage);
     int err = errno;
-    pthread_mutex_unlock(&p->lock);
+    tp__pipe_unlock(p);
     tp__seg_unref_list(garbage); /* may run release callbacks */
     errno = err;
     return r;

@@ -3,7 +3,10 @@
  * linear cost of a line that trickles in. */
 #include "test_util.h"
 
+#include <poll.h>
+#include <semaphore.h>
 #include <stdio.h>
+#include <time.h>
 
 /* Calls readmatch and checks it returned want (a line, or 0 with NULL). */
 static void expect_line(tp_pipe *p, const void *match, size_t mlen, const char *want)
@@ -458,6 +461,135 @@ static void readmatch_trickle_over_ref_segments_is_linear(void **state)
     trickle_line(true);
 }
 
+/* Most lines are taken with a read token instead of the pipe lock once a
+ * pipe has seen a readmatch (see src/internal.h). Such a line must still
+ * do everything a read does for whoever watches the pipe. Each test below
+ * reads one line first, which puts the token in use. */
+
+/* Writes s whole (the pipe has room for it). */
+static void put(tp_pipe *p, const char *s)
+{
+    assert_int_equal(tp_pipe_write(p, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Whether fd polls readable now. */
+static bool readable(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int n = poll(&pfd, 1, 0);
+    assert_true(n >= 0);
+    return n == 1 && (pfd.revents & POLLIN);
+}
+
+static void readmatch_sets_rflag_for_every_line(void **state)
+{
+    (void)state;
+    tp_pipe *p = tp_pipe_new(0, false, false, 0, NULL);
+    tp_event *ev = tp_event_new();
+    assert_non_null(p);
+    assert_non_null(ev);
+    tp_pipe_set_rflag(p, ev);
+    put(p, "a\nb\nc\nd\n");
+    static const char *lines[] = {"a\n", "b\n", "c\n", "d\n"};
+    for (int i = 0; i < 4; i++) {
+        tp_event_clear(ev);
+        expect_line(p, "\n", 1, lines[i]);
+        assert_true(tp_event_is_set(ev));
+    }
+    tp_pipe_free(p);
+    tp_event_free(ev);
+}
+
+static void readmatch_keeps_readiness_fds_current(void **state)
+{
+    (void)state;
+    tp_pipe *p = tp_pipe_new(8, false, false, 0, NULL);
+    assert_non_null(p);
+    put(p, "x\n");
+    expect_line(p, "\n", 1, "x\n");
+    int rfd = tp_pipe_read_fd(p), wfd = tp_pipe_write_fd(p);
+    assert_true(rfd >= 0 && wfd >= 0);
+    put(p, "ab\ncd\nef");
+    assert_int_equal(tp_pipe_canwrite(p), 0);
+    assert_false(readable(wfd));
+    /* Full to not full: the writer's fd turns readable. */
+    expect_line(p, "\n", 1, "ab\n");
+    assert_true(readable(wfd));
+    /* With line-aware readiness, the reader's fd says whether another
+     * whole line is buffered. */
+    assert_int_equal(tp_pipe_set_read_fd_match(p, "\n", 1), 0);
+    assert_true(readable(rfd));
+    expect_line(p, "\n", 1, "cd\n");
+    assert_false(readable(rfd));
+    tp_pipe_free(p);
+}
+
+/* A writer asleep on a full pipe: its stall callback says it is asleep
+ * (and removes itself, so that the writer's next sleep has no timer). */
+typedef struct sleeper {
+    tp_pipe *p;
+    sem_t asleep, done;
+    int rc, err;
+} sleeper;
+
+static void on_writer_stall(tp_pipe *p, int side, double idle_secs, void *ctx)
+{
+    (void)idle_secs;
+    sleeper *s = ctx;
+    if (side != TP_SIDE_WRITER)
+        return;
+    tp_pipe_set_stall_fn(p, 0, NULL, NULL);
+    sem_post(&s->asleep);
+}
+
+/* sem_wait for at most ten seconds: a failure, not a measurement, for
+ * what takes microseconds. */
+static int wait_a_while(sem_t *sem)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    return sem_timedwait(sem, &until);
+}
+
+static void *room_waiter_main(void *arg)
+{
+    sleeper *s = arg;
+    s->rc = tp_pipe_write_wait(s->p, -1);
+    s->err = errno;
+    sem_post(&s->done);
+    return NULL;
+}
+
+static void readmatch_wakes_writer_asleep_on_full_pipe(void **state)
+{
+    (void)state;
+    sleeper s = {.p = tp_pipe_new(8, true, true, -1, "full")};
+    assert_non_null(s.p);
+    assert_int_equal(sem_init(&s.asleep, 0, 0), 0);
+    assert_int_equal(sem_init(&s.done, 0, 0), 0);
+    put(s.p, "x\n");
+    expect_line(s.p, "\n", 1, "x\n");
+    put(s.p, "ab\ncd\nef");
+    assert_int_equal(tp_pipe_set_stall_fn(s.p, 0.001, on_writer_stall, &s), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, room_waiter_main, &s), 0);
+    int asleep = wait_a_while(&s.asleep);
+    if (asleep == 0)
+        expect_line(s.p, "\n", 1, "ab\n");
+    /* The writer waits forever unless woken. */
+    int woken = asleep == 0 ? wait_a_while(&s.done) : -1;
+    if (woken != 0)
+        tp_pipe_close(s.p); /* frees the writer, with EPIPE */
+    pthread_join(t, NULL);
+    assert_int_equal(asleep, 0);
+    assert_int_equal(woken, 0);
+    assert_int_equal(s.rc, 0);
+    sem_destroy(&s.asleep);
+    sem_destroy(&s.done);
+    tp_pipe_free(s.p);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +618,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(readmatch_delimiter_longer_than_bsize),
         cmocka_unit_test(readmatch_trickle_is_linear),
         cmocka_unit_test(readmatch_trickle_over_ref_segments_is_linear),
+        cmocka_unit_test(readmatch_sets_rflag_for_every_line),
+        cmocka_unit_test(readmatch_keeps_readiness_fds_current),
+        cmocka_unit_test(readmatch_wakes_writer_asleep_on_full_pipe),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

@@ -241,6 +241,7 @@ typedef struct liner {
     long lines;
     size_t block;   /* the largest write */
     unsigned cut;   /* 1 in `cut` bytes also ends a write */
+    long flush_every; /* lines between flushes; 0: none */
     bool write_ok;
 } liner;
 
@@ -283,6 +284,12 @@ static void *line_writer_main(void *arg)
                 have = 0;
             }
         }
+        /* A flusher sleeps until the reader has drained the pipe: only a
+         * reader that wakes it gets further than this. */
+        if (l->flush_every > 0 && i % l->flush_every == l->flush_every - 1) {
+            ok = ok && write_all(l->p, buf, have) && tp_pipe_flush(l->p) == 0;
+            have = 0;
+        }
     }
     if (have > 0)
         ok = ok && write_all(l->p, buf, have);
@@ -291,13 +298,57 @@ static void *line_writer_main(void *arg)
     return NULL;
 }
 
-static void read_lines(size_t bsize, size_t block, unsigned cut)
+/* A third thread's calls that take the pipe lock, over and over, while
+ * readmatch takes lines with the read token alone (see internal.h): the
+ * state queries, the statistics, and an rflag put in and taken out while
+ * lines taken with the token set it. */
+typedef struct poker {
+    tp_pipe *p;
+    atomic_bool stop;
+    long pokes;
+    bool ok;
+} poker;
+
+static void *poker_main(void *arg)
+{
+    poker *k = arg;
+    tp_event *ev = tp_event_new();
+    k->ok = ev != NULL;
+    uint64_t last_out = 0;
+    while (k->ok && !atomic_load(&k->stop)) {
+        tp_pipe_stats st;
+        k->ok = tp_pipe_get_stats(k->p, &st) == 0 && st.bytes_out >= last_out &&
+                st.buffered <= st.bytes_in - st.bytes_out;
+        last_out = st.bytes_out;
+        k->ok = k->ok && tp_pipe_canread(k->p) >= 0 && tp_pipe_buffered(k->p) <= 1u << 20;
+        tp_pipe_set_rflag(k->p, k->pokes % 2 ? ev : NULL);
+        tp_pipe_canwrite(k->p); /* -1 once EOF is written */
+        k->pokes++;
+    }
+    tp_pipe_set_rflag(k->p, NULL);
+    tp_event_free(ev);
+    return NULL;
+}
+
+/* Options of read_lines: what else goes on while the lines are read. */
+typedef struct lines_with {
+    bool poker;       /* a third thread takes the lock all along */
+    long flush_every; /* the writer flushes every so many lines */
+} lines_with;
+
+static void read_lines_with(size_t bsize, size_t block, unsigned cut, lines_with with)
 {
     tp_pipe *p = tp_pipe_new(bsize, true, true, 30.0, "lines");
     assert_non_null(p);
-    liner l = {p, (long)rel_env("TP_FAST_ROUNDS", 1) * 100000, block, cut, false};
-    pthread_t t;
+    liner l = {p, (long)rel_env("TP_FAST_ROUNDS", 1) * 100000, block, cut, with.flush_every,
+               false};
+    pthread_t t, pt;
+    poker pk = {.p = p};
+    atomic_init(&pk.stop, false);
     assert_int_equal(pthread_create(&t, NULL, line_writer_main, &l), 0);
+    if (with.poker)
+        assert_int_equal(pthread_create(&pt, NULL, poker_main, &pk), 0);
+    uint64_t bytes = 0;
     for (long i = 0; i < l.lines; i++) {
         void *out;
         ssize_t k = tp_pipe_readmatch(p, "\n", 1, &out);
@@ -309,12 +360,30 @@ static void read_lines(size_t bsize, size_t block, unsigned cut)
             if (d[c] != (unsigned char)('a' + (i + (long)c) % 26))
                 fail_msg("line %ld: wrong byte at %zu", i, c);
         tp_free(out);
+        bytes += (uint64_t)k;
     }
     void *out;
     assert_int_equal(tp_pipe_readmatch(p, "\n", 1, &out), 0);
     pthread_join(t, NULL);
+    if (with.poker) {
+        atomic_store(&pk.stop, true);
+        pthread_join(pt, NULL);
+        assert_true(pk.ok);
+        assert_true(pk.pokes > 0);
+    }
     assert_true(l.write_ok);
+    /* Every line counted once, whichever way it was taken. */
+    tp_pipe_stats st;
+    assert_int_equal(tp_pipe_get_stats(p, &st), 0);
+    assert_int_equal(st.bytes_out, bytes);
+    assert_int_equal(st.bytes_in, bytes);
+    assert_true(st.reads >= (uint64_t)l.lines);
     tp_pipe_free(p);
+}
+
+static void read_lines(size_t bsize, size_t block, unsigned cut)
+{
+    read_lines_with(bsize, block, cut, (lines_with){false, 0});
 }
 
 static void readmatch_sees_whole_lines(void **state)
@@ -327,6 +396,22 @@ static void readmatch_sees_whole_lines_of_large_writes(void **state)
 {
     (void)state;
     read_lines(16384, 8192, 6000);
+}
+
+/* readmatch's read token against every kind of locked call at once. */
+static void readmatch_token_excludes_locked_calls(void **state)
+{
+    (void)state;
+    read_lines_with(8192, 512, 40, (lines_with){true, 0});
+}
+
+/* A reader taking lines with the read token still wakes the writers it
+ * frees room for and the flushes it completes: a small pipe keeps the
+ * writer waiting for room, and it flushes every 500 lines. */
+static void readmatch_token_wakes_writers_and_flushes(void **state)
+{
+    (void)state;
+    read_lines_with(1024, 512, 40, (lines_with){false, 500});
 }
 
 /* Zero-copy reads that keep catching up with the writer, their views
@@ -526,6 +611,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(no_wakeup_lost_in_ping_pong),
         cmocka_unit_test(readmatch_sees_whole_lines),
         cmocka_unit_test(readmatch_sees_whole_lines_of_large_writes),
+        cmocka_unit_test(readmatch_token_excludes_locked_calls),
+        cmocka_unit_test(readmatch_token_wakes_writers_and_flushes),
         cmocka_unit_test(views_released_late_while_reads_catch_up),
     };
     if (argc > 1)
