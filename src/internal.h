@@ -395,6 +395,7 @@ struct tp_pipe {
     /* -- the reader's: the lock, and what waits change -- */
     pthread_mutex_t lock;
     atomic_uint rtoken;      /* the read token (see tp__rtoken_try) */
+    atomic_bool rtoken_wanted; /* a lock holder waits for it; lock */
     tp__seg *head;           /* the oldest unread bytes; lock */
     unsigned rwaiters, wwaiters, fwaiters; /* threads asleep for data, room, drain */
     unsigned rspinners, wspinners, fspinners; /* threads spinning for the same */
@@ -604,7 +605,21 @@ static inline void tp__rtoken_give(tp_pipe *p)
 {
     atomic_store_explicit(&p->rtoken, TP__RTOKEN_FREE, memory_order_release);
 }
-/* Spins for it: its holder without the lock copies one line and leaves. */
+/* For a thread without the lock: takes the token unless a lock holder
+ * waits for it. A reader taking line after line would otherwise win it
+ * back each time, since the line it lives on stays on the reader's core,
+ * and keep a writer holding the lock waiting until the pipe ran dry. */
+static inline bool tp__rtoken_try_unlocked(tp_pipe *p)
+{
+    if (!tp__rtoken_try(p))
+        return false;
+    if (!atomic_load_explicit(&p->rtoken_wanted, memory_order_relaxed))
+        return true;
+    tp__rtoken_give(p);
+    return false;
+}
+/* With the lock: spins for the token, which its holder without the lock
+ * keeps for one line. */
 void tp__rtoken_take(tp_pipe *p);
 /* With the pipe lock: puts the token in use, held by the caller. */
 static inline void tp__rtoken_start(tp_pipe *p)

@@ -59,8 +59,17 @@ void tp__pipe_lock(tp_pipe *p)
 
 void tp__rtoken_take(tp_pipe *p)
 {
-    for (unsigned i = 0; !tp__rtoken_try(p); i++)
+    if (tp__rtoken_try(p))
+        return;
+    atomic_store_explicit(&p->rtoken_wanted, true, memory_order_relaxed);
+    /* Reads until it looks free, to leave the line with the holder. */
+    for (unsigned i = 0;; i++) {
+        if (atomic_load_explicit(&p->rtoken, memory_order_relaxed) == TP__RTOKEN_FREE &&
+            tp__rtoken_try(p))
+            break;
         tp__spin_step(i);
+    }
+    atomic_store_explicit(&p->rtoken_wanted, false, memory_order_relaxed);
 }
 
 tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeout,
@@ -79,6 +88,8 @@ tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeou
     atomic_init(&p->consumed, 0);
     atomic_init(&p->wtoken, 0);
     atomic_init(&p->watched, 0);
+    atomic_init(&p->rtoken, TP__RTOKEN_OFF);
+    atomic_init(&p->rtoken_wanted, false);
     p->bsize = bsize ? bsize : TP_DEFAULT_BSIZE;
     atomic_init(&p->rblocking, rblocking);
     atomic_init(&p->wblocking, wblocking);

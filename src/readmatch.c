@@ -262,7 +262,7 @@ static bool nobody_asleep(const tp_pipe *p)
 static ssize_t take_line_inside(tp_pipe *p, const unsigned char *d, size_t dlen,
                                 const line_sink *sink)
 {
-    if (!tp__rtoken_try(p))
+    if (!tp__rtoken_try_unlocked(p))
         return 0;
     ssize_t r = nobody_asleep(p) ? take_line_fast(p, d, dlen, sink, true, NULL) : 0;
     int err = errno;
