@@ -1,5 +1,5 @@
 /* pump.c - tp_pipe_pump_from_fd / tp_pipe_pump_to_fd: move bytes between a
- * file descriptor and a pipe with read(2)/write(2), using only the public API. */
+ * file descriptor and a pipe with read(2)/writev(2), using only the public API. */
 
 #include "tpipe.h"
 
@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* Largest read(2) the inbound pump makes. Big enough that the system call
@@ -138,18 +139,38 @@ out:
     return rc;
 }
 
-/* Writes all n bytes to fd: retries EINTR and short writes, and waits with
- * poll(2) when a non-blocking fd is full (the bytes have already left the
- * pipe, so giving up on EAGAIN would lose them). Returns 0 or -1 with
- * errno; *out counts the bytes written. */
-static int write_fd_all(int fd, const char *buf, size_t n, size_t *out)
+/* Views the outbound pump takes per call: one writev(2) sends them all. */
+#define PUMP_VIEWS 16
+
+/* Drops the first k bytes of the n buffers at *iov: whole ones leave the
+ * array, and the first that remains starts later. */
+static void skip_bytes(struct iovec **iov, int *n, size_t k)
+{
+    while (*n > 0 && k >= (*iov)->iov_len) {
+        k -= (*iov)->iov_len;
+        (*iov)++;
+        (*n)--;
+    }
+    if (*n > 0) {
+        (*iov)->iov_base = (char *)(*iov)->iov_base + k;
+        (*iov)->iov_len -= k;
+    }
+}
+
+/* Writes the n buffers whole to fd, in order: retries EINTR and short
+ * writes, and waits with poll(2) when a non-blocking fd is full (the bytes
+ * have already left the pipe, so giving up on EAGAIN would lose them).
+ * Changes iov. Returns 0 or -1 with errno; *out counts the bytes
+ * written. */
+static int writev_fd_all(int fd, struct iovec *iov, int n, size_t *out)
 {
     size_t done = 0;
     int rc = 0;
-    while (done < n) {
-        ssize_t w = write(fd, buf + done, n - done);
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
         if (w > 0) {
             done += (size_t)w;
+            skip_bytes(&iov, &n, (size_t)w);
             continue;
         }
         if (w < 0 && errno == EINTR)
@@ -160,7 +181,7 @@ static int write_fd_all(int fd, const char *buf, size_t n, size_t *out)
                 continue;
         }
         if (w == 0)
-            errno = EIO; /* write(2) of n > 0 bytes must not return 0 */
+            errno = EIO; /* writev(2) of bytes must not return 0 */
         rc = -1;
         break;
     }
@@ -180,26 +201,27 @@ TP_API int tp_pipe_pump_to_fd(tp_pipe *p, int fd, size_t max, size_t *moved)
         err = errno;
         rc = -1;
     }
-    /* Zero-copy out of the pipe: write(2) straight from the buffered bytes
-     * (for write_ref data, from the writer's own buffer), then release. */
+    /* Zero-copy out of the pipe: writev(2) straight from the buffered
+     * bytes (for write_ref data, from the writers' own buffers), a piece
+     * per segment, then release them all. */
     while (rc == 0 && (max == 0 || total < max)) {
-        const void *data = NULL;
-        tp_view *view = NULL;
-        ssize_t r = tp_pipe_read_view(p, max > 0 ? max - total : SIZE_MAX, &data, &view);
-        if (r == 0)
+        struct iovec iov[PUMP_VIEWS];
+        tp_view *views[PUMP_VIEWS];
+        int n = tp_pipe_read_views(p, max > 0 ? max - total : SIZE_MAX, iov, views, PUMP_VIEWS);
+        if (n == 0)
             break;
-        if (r < 0) {
+        if (n < 0) {
             err = errno;
             rc = -1;
             break;
         }
         size_t out = 0;
-        if (write_fd_all(fd, data, (size_t)r, &out) != 0) {
+        if (writev_fd_all(fd, iov, n, &out) != 0) {
             err = errno;
             rc = -1;
         }
         total += out;
-        tp_view_release(view);
+        tp_views_release(views, n);
     }
     if (moved != NULL)
         *moved = total;

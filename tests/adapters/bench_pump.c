@@ -38,7 +38,7 @@ static void die(const char *what)
 
 /* ---- pipe -> fd variants ---- */
 
-/* The library's pump: read_view + write(2). */
+/* The library's pump: read_views + writev(2). */
 static int out_view_write(tp_pipe *p, int fd, size_t *moved)
 {
     return tp_pipe_pump_to_fd(p, fd, 0, moved);

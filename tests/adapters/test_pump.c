@@ -261,31 +261,52 @@ struct filler {
     size_t n;
     bool by_ref;
     unsigned char *buf;
+    size_t small;              /* writes of 1 to `small` bytes; 0: 5000 each */
+    long writes;               /* write calls that accepted bytes */
+    atomic_long released;      /* write_ref buffers given back */
 };
+
+static void count_release(void *ctx)
+{
+    atomic_fetch_add(&((struct filler *)ctx)->released, 1);
+}
 
 static void *fill_main(void *arg)
 {
     struct filler *f = arg;
     for (size_t off = 0; off < f->n;) {
-        size_t k = f->n - off < 5000 ? f->n - off : 5000;
-        ssize_t w = f->by_ref ? tp_pipe_write_ref(f->p, f->buf + off, k, NULL, NULL)
+        size_t k = f->small ? 1 + off * 7919 % f->small : 5000;
+        k = f->n - off < k ? f->n - off : k;
+        ssize_t w = f->by_ref ? tp_pipe_write_ref(f->p, f->buf + off, k, count_release, f)
                               : tp_pipe_write(f->p, f->buf + off, k);
         assert_true(w > 0);
         off += (size_t)w;
+        f->writes++;
     }
     assert_int_equal(tp_pipe_write_eof(f->p), 0);
     return NULL;
 }
 
-static void filler_start(struct filler *f, tt_thread *th, tp_pipe *p, size_t n, bool by_ref)
+/* Starts a thread writing n pattern bytes to p then EOF: copies, or
+ * write_ref buffers; 5000 bytes a write, or 1 to `small`. */
+static void filler_start_sized(struct filler *f, tt_thread *th, tp_pipe *p, size_t n, bool by_ref,
+                               size_t small)
 {
     f->p = p;
     f->n = n;
     f->by_ref = by_ref;
+    f->small = small;
+    f->writes = 0;
+    atomic_init(&f->released, 0);
     f->buf = malloc(n);
     assert_non_null(f->buf);
     tt_fill_pattern(f->buf, n, 0);
     tt_thread_start(th, fill_main, f);
+}
+
+static void filler_start(struct filler *f, tt_thread *th, tp_pipe *p, size_t n, bool by_ref)
+{
+    filler_start_sized(f, th, p, n, by_ref, 0);
 }
 
 static void pump_to_file_to_eof(void **state)
@@ -424,12 +445,13 @@ static void pump_to_socket(void **state)
     tp_pipe_free(p);
 }
 
-static void pump_to_nonblocking_kernel_pipe(void **state)
+/* Pumps n pattern bytes, written by a filler thread (see
+ * filler_start_sized), into a small non-blocking kernel pipe with a slow
+ * reader: write(2) and writev(2) there return short counts and EAGAIN, and
+ * the pump must wait for room instead of dropping bytes. Every byte must
+ * arrive once, in order, and every write_ref buffer be given back once. */
+static void pump_through_small_kernel_pipe(size_t n, size_t bsize, bool by_ref, size_t small)
 {
-    (void)state;
-    /* A small non-blocking kernel pipe: write(2) returns short counts and
-     * EAGAIN, and the pump must wait for room instead of dropping bytes. */
-    const size_t n = 300000;
     int kp[2];
     assert_int_equal(pipe(kp), 0);
 #ifdef F_SETPIPE_SZ
@@ -439,22 +461,40 @@ static void pump_to_nonblocking_kernel_pipe(void **state)
     struct kreader r = {kp[0], 0, NULL};
     tt_thread rt;
     tt_thread_start(&rt, fd_reader, &r);
-    tp_pipe *p = tp_pipe_new(65536, true, true, TP_FOREVER, NULL);
+    tp_pipe *p = tp_pipe_new(bsize, true, true, TP_FOREVER, NULL);
     struct filler f;
     tt_thread ft;
-    filler_start(&f, &ft, p, n, false);
+    filler_start_sized(&f, &ft, p, n, by_ref, small);
     size_t moved = 0;
     assert_int_equal(tp_pipe_pump_to_fd(p, kp[1], 0, &moved), 0);
     assert_int_equal(moved, n);
     close(kp[1]);
     tt_thread_join(&ft);
-    free(f.buf);
     tt_thread_join(&rt);
     assert_int_equal(r.got, n);
     at_assert_pattern(r.data, r.got, 0);
+    if (by_ref)
+        assert_int_equal(atomic_load(&f.released), f.writes);
+    free(f.buf);
     free(r.data);
     close(kp[0]);
     tp_pipe_free(p);
+}
+
+static void pump_to_nonblocking_kernel_pipe(void **state)
+{
+    (void)state;
+    pump_through_small_kernel_pipe(300000, 65536, false, 0);
+}
+
+/* Many small write_ref buffers (1 to 997 bytes), so each writev(2) of the
+ * pump carries several of them. A writev of more than PIPE_BUF bytes into
+ * the kernel pipe is cut short wherever room ends, inside one buffer or
+ * between two. */
+static void pump_small_refs_to_nonblocking_kernel_pipe(void **state)
+{
+    (void)state;
+    pump_through_small_kernel_pipe(200000, 16384, true, 997);
 }
 
 static void pump_to_fd_reader_gone_epipe(void **state)
@@ -538,6 +578,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(pump_to_fd_empty_at_eof),
         cmocka_unit_test(pump_to_socket),
         cmocka_unit_test(pump_to_nonblocking_kernel_pipe),
+        cmocka_unit_test(pump_small_refs_to_nonblocking_kernel_pipe),
         cmocka_unit_test(pump_to_fd_reader_gone_epipe),
         cmocka_unit_test(pump_to_bad_fd_keeps_data),
         cmocka_unit_test(pump_to_fd_pipe_errors),
