@@ -18,7 +18,7 @@ static const struct {
     [TB_W_SMALL] = {"small", tb_wl_small, "16 B and 64 B writes, 64 KiB reads: messages/s"},
     [TB_W_PINGPONG] = {"pingpong", tb_wl_pingpong, "1-byte round trip over two channels: us"},
     [TB_W_IDLE] = {"idle", tb_wl_idle, "CPU of a reader blocked with nothing arriving"},
-    [TB_W_LINES] = {"lines", tb_wl_lines, "80-byte CRLF lines in 64 KiB blocks, readmatch"},
+    [TB_W_LINES] = {"lines", tb_wl_lines, "80 B CRLF lines: readmatch, and split by hand"},
     [TB_W_CONTENTION] = {"contention", tb_wl_contention, "1/2/4/8 writers of 64 B, one reader"},
     [TB_W_MEMORY] = {"memory", tb_wl_memory, "idle pipe bytes, allocs/write, peak RSS"},
 };

@@ -18,7 +18,10 @@
 #define VIEWS_PER_READ 16 /* R_VIEWS: as many as the pipe holds (1 MiB) */
 
 enum wmode { W_COPY, W_REF };
-enum rmode { R_COPY, R_VIEW, R_VIEWS, R_LINES };
+/* How the reader reads: copies, views, a view array, readmatch (or, for
+ * the baselines, their own line splitter), or the splitter on every
+ * transport, tpipe included. */
+enum rmode { R_COPY, R_VIEW, R_VIEWS, R_LINES, R_SPLIT };
 
 /* A write_ref buffer: busy from hand-off until the pipe releases it. A
  * cache line each: the reader's thread releases one slot while the writer
@@ -219,6 +222,9 @@ static void *reader_main(void *arg)
             read_lines_baseline(j);
         }
         break;
+    case R_SPLIT:
+        read_lines_baseline(j);
+        break;
     }
     j->elapsed = tb_now() - t0;
     free(buf);
@@ -409,22 +415,31 @@ void tb_wl_lines(const tb_options *o)
         l[LINE - 2] = '\r';
         l[LINE - 1] = '\n';
     }
+    /* Each transport's line reader (readmatch for tpipe), then the same
+     * splitter of 64 KiB reads on all of them. */
+    static const struct {
+        const char *name;
+        enum rmode rmode;
+    } readers[] = {{"80B CRLF", R_LINES}, {"80B split", R_SPLIT}};
     for (int run = 1; run <= o->runs; run++)
-        for (int t = 0; t < TB_NTRANSPORTS; t++) {
-            if (!tb_selected(o, t))
-                continue;
-            tb_progress(o, "lines", "80B CRLF", t, run);
-            stream_job j;
-            job_init(&j, o, t, o->bsize, RBUF);
-            j.src = text;
-            j.srclen = (size_t)LINE * NLINES;
-            j.whole_src = true;
-            j.rmode = R_LINES;
-            run_job(&j, 1);
-            tb_chan_close(j.c);
-            tb_record("lines", "80B CRLF", "M lines/s", true, t, (double)j.rlines / j.elapsed / 1e6);
-            tb_record("lines", "80B CRLF", "GB/s", true, t, (double)j.rbytes / j.elapsed / 1e9);
-        }
+        for (size_t v = 0; v < sizeof readers / sizeof readers[0]; v++)
+            for (int t = 0; t < TB_NTRANSPORTS; t++) {
+                if (!tb_selected(o, t))
+                    continue;
+                tb_progress(o, "lines", readers[v].name, t, run);
+                stream_job j;
+                job_init(&j, o, t, o->bsize, RBUF);
+                j.src = text;
+                j.srclen = (size_t)LINE * NLINES;
+                j.whole_src = true;
+                j.rmode = readers[v].rmode;
+                run_job(&j, 1);
+                tb_chan_close(j.c);
+                tb_record("lines", readers[v].name, "M lines/s", true, t,
+                          (double)j.rlines / j.elapsed / 1e6);
+                tb_record("lines", readers[v].name, "GB/s", true, t,
+                          (double)j.rbytes / j.elapsed / 1e9);
+            }
     free(text);
 }
 

@@ -392,7 +392,11 @@ struct tp_pipe {
      * apart, so whatever the allocation's alignment (malloc gives 16
      * bytes) no line holds both. */
 
-    /* -- the reader's: the lock, and what waits change -- */
+    /* -- the reader's: the lock, and what waits change --
+     * A field marked "lock" is guarded by the pipe lock, which includes
+     * the read token once that is in use: readmatch's short path reads
+     * and writes such fields holding the token alone (see
+     * tp__rtoken_try). */
     pthread_mutex_t lock;
     atomic_uint rtoken;      /* the read token (see tp__rtoken_try) */
     atomic_bool rtoken_wanted; /* a lock holder waits for it; lock */
@@ -579,8 +583,8 @@ static inline void tp__pipe_watch(tp_pipe *p, int delta)
 /* ---- the read token ----
  *
  * readmatch's common call (a whole line inside the head segment, nobody
- * to wake or tell) takes only the read token, a spin flag, instead of the
- * pipe lock: one atomic operation where a trylock and an unlock take two,
+ * asleep on the pipe) takes only the read token, a spin flag, instead of
+ * the pipe lock: one atomic operation where a trylock and an unlock take two,
  * which were about a quarter of a line's cost. For that, once a pipe has
  * seen a readmatch, every holder of the pipe lock also holds the read
  * token (and lets go of it while it sleeps or spins unlocked), so the
