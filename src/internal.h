@@ -399,13 +399,12 @@ struct tp_pipe {
      * tp__rtoken_try). */
     pthread_mutex_t lock;
     atomic_uint rtoken;      /* the read token (see tp__rtoken_try) */
-    atomic_bool rtoken_wanted; /* a lock holder waits for it; lock */
+    unsigned spin_ns;        /* adaptive spin budget before sleeping */
     tp__seg *head;           /* the oldest unread bytes; lock */
     unsigned rwaiters, wwaiters, fwaiters; /* threads asleep for data, room, drain */
     unsigned rspinners, wspinners, fspinners; /* threads spinning for the same */
     size_t rspin_need;       /* buffered bytes that end a reader's spin */
     size_t wspin_need;       /* room that ends a writer's spin */
-    unsigned spin_ns;        /* adaptive spin budget before sleeping */
 
     /* -- the counters: each side writes one, reads the other -- */
     tp__counter consumed;    /* bytes ever read or discarded: flush's progress clock; lock */
@@ -429,6 +428,7 @@ struct tp_pipe {
      * other writers wait, and readers neither rewind nor unlink the tail.
      * Lock + token. */
     bool tail_busy;
+    atomic_bool rtoken_wanted; /* a lock holder waits for the read token; lock */
 
     /* -- the spacer between readers' fields and the writer's: what
      * readers do not look at on every call -- */
@@ -448,7 +448,7 @@ struct tp_pipe {
 };
 /* No cache line holds both the write token and a field that readers look
  * at on every call (see above), whatever the pipe's alignment. */
-_Static_assert(offsetof(struct tp_pipe, wtoken) - offsetof(struct tp_pipe, tail_busy) >= 64,
+_Static_assert(offsetof(struct tp_pipe, wtoken) - offsetof(struct tp_pipe, rtoken_wanted) >= 64,
                "the write token may share a cache line with readers' fields");
 _Static_assert(sizeof(struct tp_pipe) <= 256, "an idle pipe must stay within 256 bytes");
 
