@@ -80,7 +80,7 @@ tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeou
         errno = EINVAL;
         return NULL;
     }
-    tp_pipe *p = tp__malloc(sizeof *p);
+    tp_pipe *p = tp__malloc_lines(sizeof *p);
     if (p == NULL)
         return NULL;
     memset(p, 0, sizeof *p);

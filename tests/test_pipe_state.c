@@ -284,6 +284,25 @@ static void free_after_eof_with_data(void **state)
     assert_int_equal(tt_release_calls(&rel), 1);
 }
 
+/* With the default allocator a pipe starts a cache line, so which of its
+ * fields share lines does not change from one pipe to the next (see
+ * tp__malloc_lines in src/alloc.c): a speed property, checked here since
+ * no benchmark would notice it missing on a lucky heap. */
+static void pipes_start_a_cache_line(void **state)
+{
+    (void)state;
+    tp_pipe *p[8];
+    for (int i = 0; i < 8; i++) {
+        void *spacer = malloc((size_t)(16 * i + 1)); /* moves malloc's next block */
+        p[i] = tp_pipe_new(0, true, true, TP_FOREVER, i % 2 ? "named" : NULL);
+        free(spacer);
+        assert_non_null(p[i]);
+        assert_int_equal((uintptr_t)p[i] % 64, 0);
+    }
+    for (int i = 0; i < 8; i++)
+        tp_pipe_free(p[i]);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +319,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(nan_wait_timeouts_einval),
         cmocka_unit_test(free_releases_each_buffer_once),
         cmocka_unit_test(free_after_eof_with_data),
+        cmocka_unit_test(pipes_start_a_cache_line),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
