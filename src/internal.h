@@ -59,7 +59,8 @@ static inline int tp__fail(int err)
 /* ---- alloc.c: every allocation goes through the installed allocator ---- */
 void *tp__malloc(size_t n);
 /* tp__malloc on a cache-line boundary, with the default allocator (an
- * installed one aligns as it does); freed with tp__free. */
+ * installed one aligns as it does); freed with tp__free. For the
+ * structures both sides of a pipe touch: the pipe, its extras, its pool. */
 void *tp__malloc_lines(size_t n);
 void *tp__realloc(void *ptr, size_t n);
 void tp__free(void *ptr);

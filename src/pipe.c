@@ -114,7 +114,7 @@ fail_name:
 
 int tp__pipe_make_ext(tp_pipe *p)
 {
-    tp__ext *ext = tp__malloc(sizeof *ext);
+    tp__ext *ext = tp__malloc_lines(sizeof *ext);
     if (ext == NULL)
         return ENOMEM;
     memset(ext, 0, sizeof *ext);

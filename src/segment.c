@@ -72,7 +72,7 @@ static tp__seg closed_list;
 
 tp__pool *tp__pool_new(size_t seg_cap, size_t max_free_copy)
 {
-    tp__pool *pool = tp__malloc(sizeof *pool);
+    tp__pool *pool = tp__malloc_lines(sizeof *pool);
     if (pool == NULL)
         return NULL;
     pool->seg_cap = seg_cap;
