@@ -64,8 +64,8 @@ void *tp__malloc_lines(size_t n)
 {
     if (current.malloc_fn != default_malloc)
         return tp__malloc(n);
-    void *p = NULL;
-    if (posix_memalign(&p, 64, n ? n : 1) != 0) {
+    void *p = NULL; /* n: a structure's size, never 0 */
+    if (posix_memalign(&p, 64, n) != 0) {
         errno = ENOMEM;
         return NULL;
     }
