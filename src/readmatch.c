@@ -265,9 +265,7 @@ static ssize_t take_line_inside(tp_pipe *p, const unsigned char *d, size_t dlen,
     if (!tp__rtoken_try_unlocked(p))
         return 0;
     ssize_t r = nobody_asleep(p) ? take_line_fast(p, d, dlen, sink, true, NULL) : 0;
-    int err = errno;
-    tp__rtoken_give(p);
-    errno = err;
+    tp__rtoken_give(p); /* a store: errno stays as the call left it */
     return r;
 }
 
