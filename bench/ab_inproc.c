@@ -1,5 +1,5 @@
-/* ab_inproc.c - tpab: compares two builds of libtpipe on the zero-copy
- * workload inside one process, alternating short runs of each.
+/* ab_inproc.c - tpab: compares two builds of libtpipe on one workload
+ * inside one process, alternating short runs of each.
  *
  * On a shared VM the machine's speed can change several times a second
  * (see "The machine's own limits" in docs/benchmarks.md), so two builds
@@ -10,10 +10,18 @@
  * B/A then compares two runs a few milliseconds apart; its median and
  * quartiles over many rounds say whether B wins, and by how much.
  *
- * usage: tpab [--rounds=N] [--seconds=S] [--views=N] LIB_A LIB_B
- *   --views=N   the reader takes up to N views per tp_pipe_read_views call
- *               and gives them back with tp_views_release (default 16);
- *               0 reads with tp_pipe_read_view, one view per call. */
+ * usage: tpab [--workload=W] [--rounds=N] [--seconds=S] [--views=N] LIB_A LIB_B
+ *   --workload=W  zerocopy (default): 64 KiB write_ref hand-offs into a
+ *                 1 MiB pipe, read as views;
+ *                 small: 64-byte writes into a 64 KiB pipe, read 64 KiB
+ *                 at a time with tp_pipe_read;
+ *                 lines: 80-byte CRLF lines written 819 at a time into a
+ *                 64 KiB pipe, read one by one with tp_pipe_readmatch;
+ *                 tpbench's workloads of those names, one writer each.
+ *   --views=N     zerocopy: the reader takes up to N views per
+ *                 tp_pipe_read_views call and gives them back with
+ *                 tp_views_release (default 16); 0 reads with
+ *                 tp_pipe_read_view, one view per call. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
@@ -23,9 +31,17 @@
 #include "floor.h"
 #include "tpipe.h"
 
-#define BUF_SIZE 65536 /* one hand-off */
+#define BUF_SIZE 65536 /* one hand-off; a copy reader's buffer; small and lines' pipe */
 #define MAX_VIEWS 64
-#define PIPE_SIZE (IN_FLIGHT * BUF_SIZE)
+#define PIPE_SIZE (IN_FLIGHT * BUF_SIZE)   /* zerocopy's pipe */
+#define MSG_SIZE 64                        /* small: one message */
+#define LINE_SIZE 80                       /* lines: one line, CRLF included */
+#define BLOCK_LINES (BUF_SIZE / LINE_SIZE) /* lines: whole lines per write */
+
+enum workload { ZEROCOPY, SMALL, LINES };
+static const char *const workload_names[] = {"zerocopy", "small", "lines"};
+/* What a workload's rate counts. */
+static const char *const unit_names[] = {"M hand-offs/s", "M msg/s", "M lines/s"};
 
 /* The calls the workload makes, from one build. */
 typedef struct build {
@@ -37,16 +53,24 @@ typedef struct build {
     int (*read_views)(tp_pipe *, size_t, struct iovec *, tp_view **, int);
     void (*view_release)(tp_view *);
     void (*views_release)(tp_view **, int);
+    ssize_t (*write)(tp_pipe *, const void *, size_t);
+    ssize_t (*read)(tp_pipe *, void *, size_t);
+    ssize_t (*readmatch)(tp_pipe *, const void *, size_t, void **);
+    void (*free_line)(void *);
     void (*pipe_free)(tp_pipe *);
 } build;
 
-/* The writer's pool: tpbench's and tpfloor's (see floor.h). */
+/* The zero-copy writer's pool: tpbench's and tpfloor's (see floor.h). */
 static unsigned char buffers[BUFFERS][BUF_SIZE];
 static pooled slots[BUFFERS];
+/* What the lines writer writes: BLOCK_LINES lines of 78 letters and CRLF. */
+static unsigned char lines_block[BLOCK_LINES * LINE_SIZE];
 
-/* One run: the writer's side. */
+/* One run. */
 typedef struct run {
     const build *b;
+    enum workload wl;
+    int views; /* zerocopy: views per read call, 0 for read_view */
     tp_pipe *p;
     _Alignas(LINE) atomic_bool stop;
 } run;
@@ -85,27 +109,51 @@ static void load(build *b, const char *path)
     bind(lib, path, "tp_pipe_write_eof", &b->write_eof, true);
     bind(lib, path, "tp_pipe_read_view", &b->read_view, true);
     bind(lib, path, "tp_view_release", &b->view_release, true);
+    bind(lib, path, "tp_pipe_write", &b->write, true);
+    bind(lib, path, "tp_pipe_read", &b->read, true);
+    bind(lib, path, "tp_pipe_readmatch", &b->readmatch, true);
+    bind(lib, path, "tp_free", &b->free_line, true);
     bind(lib, path, "tp_pipe_free", &b->pipe_free, true);
     /* Older builds lack these; --views=0 does without them. */
     bind(lib, path, "tp_pipe_read_views", &b->read_views, false);
     bind(lib, path, "tp_views_release", &b->views_release, false);
 }
 
-/* Hands the pool's buffers over in turn until told to stop. */
+/* Writes all of buf (a blocking write may take part of it). */
+static void write_all(const build *b, tp_pipe *p, const unsigned char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = b->write(p, buf, n);
+        if (k <= 0)
+            die("tp_pipe_write");
+        buf += k;
+        n -= (size_t)k;
+    }
+}
+
+/* Writes the workload's data until told to stop, then EOF. */
 static void *writer_main(void *arg)
 {
     run *r = arg;
     for (long i = 0; !atomic_load_explicit(&r->stop, memory_order_relaxed); i++) {
-        pooled *s = tf_take_buffer(slots, i);
-        if (r->b->write_ref(r->p, buffers[i % BUFFERS], BUF_SIZE, tf_release_pooled, s) != BUF_SIZE)
-            die("tp_pipe_write_ref");
+        if (r->wl == SMALL) {
+            write_all(r->b, r->p, buffers[0], MSG_SIZE);
+        } else if (r->wl == LINES) {
+            write_all(r->b, r->p, lines_block, sizeof lines_block);
+        } else {
+            pooled *s = tf_take_buffer(slots, i);
+            if (r->b->write_ref(r->p, buffers[i % BUFFERS], BUF_SIZE, tf_release_pooled, s) !=
+                BUF_SIZE)
+                die("tp_pipe_write_ref");
+        }
     }
     r->b->write_eof(r->p);
     return NULL;
 }
 
-/* One read call: the views it took, given back. Returns how many. */
-static int read_once(const build *b, tp_pipe *p, int views)
+/* One zero-copy read call: the views it took, given back. Returns how
+ * many. */
+static long read_views_once(const build *b, tp_pipe *p, int views)
 {
     tp_view *v[MAX_VIEWS];
     if (views == 0) {
@@ -113,7 +161,7 @@ static int read_once(const build *b, tp_pipe *p, int views)
         ssize_t n = b->read_view(p, BUF_SIZE, &data, &v[0]);
         if (n > 0)
             b->view_release(v[0]);
-        return n > 0 ? 1 : (int)n;
+        return n > 0 ? 1 : (long)n;
     }
     struct iovec iov[MAX_VIEWS];
     int n = b->read_views(p, (size_t)views * BUF_SIZE, iov, v, views);
@@ -122,32 +170,49 @@ static int read_once(const build *b, tp_pipe *p, int views)
     return n;
 }
 
-/* Hand-offs per second (millions) through one build for about `seconds`. */
-static double measure(const build *b, int views, double seconds)
+/* One read call of the run's workload. Returns what it read: hand-offs,
+ * bytes (small) or lines; 0 at EOF, -1 on an error. */
+static long read_once(const run *r)
 {
-    run r = {.b = b, .p = b->pipe_new(PIPE_SIZE, true, true, TP_FOREVER, "tpab")};
+    static unsigned char rbuf[BUF_SIZE];
+    if (r->wl == SMALL)
+        return (long)r->b->read(r->p, rbuf, sizeof rbuf);
+    if (r->wl == LINES) {
+        void *line;
+        ssize_t n = r->b->readmatch(r->p, NULL, 0, &line);
+        if (n <= 0)
+            return (long)n;
+        r->b->free_line(line);
+        return 1;
+    }
+    return read_views_once(r->b, r->p, r->views);
+}
+
+/* The workload's rate through one build for about `seconds`, in its
+ * unit (unit_names). */
+static double measure(const build *b, enum workload wl, int views, double seconds)
+{
+    run r = {.b = b, .wl = wl, .views = views};
+    r.p = b->pipe_new(wl == ZEROCOPY ? PIPE_SIZE : BUF_SIZE, true, true, TP_FOREVER, "tpab");
     if (r.p == NULL)
         die("tp_pipe_new");
     atomic_init(&r.stop, false);
     pthread_t w;
     tf_run_thread(&w, writer_main, &r);
     double t0 = tf_now();
-    long handoffs = 0, checked = 0;
-    int n;
-    while ((n = read_once(b, r.p, views)) > 0) {
-        handoffs += n;
-        if (handoffs - checked >= 256) { /* the clock, now and then */
-            checked = handoffs;
-            if (tf_now() - t0 >= seconds)
-                atomic_store_explicit(&r.stop, true, memory_order_relaxed);
-        }
+    long got = 0, n;
+    for (long calls = 1; (n = read_once(&r)) > 0; calls++) {
+        got += n;
+        if (calls % 256 == 0 && tf_now() - t0 >= seconds) /* the clock, now and then */
+            atomic_store_explicit(&r.stop, true, memory_order_relaxed);
     }
     if (n < 0)
         die("read");
     double elapsed = tf_now() - t0;
     pthread_join(w, NULL);
     b->pipe_free(r.p);
-    return (double)handoffs / elapsed / 1e6;
+    double units = wl == SMALL ? (double)got / MSG_SIZE : (double)got;
+    return units / elapsed / 1e6;
 }
 
 static int by_value(const void *x, const void *y)
@@ -165,18 +230,27 @@ static double quantile(double *v, int n, double q)
 
 static void usage(void)
 {
-    fputs("usage: tpab [--rounds=N] [--seconds=S] [--views=N] LIB_A LIB_B\n", stderr);
+    fputs("usage: tpab [--workload=zerocopy|small|lines] [--rounds=N] [--seconds=S] [--views=N]\n"
+          "            LIB_A LIB_B\n",
+          stderr);
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     int rounds = 40, views = 16;
+    enum workload wl = ZEROCOPY;
     double seconds = 0.03;
     const char *paths[2];
     int npaths = 0;
     for (int i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--rounds=", 9) == 0)
+        if (strcmp(argv[i], "--workload=small") == 0)
+            wl = SMALL;
+        else if (strcmp(argv[i], "--workload=lines") == 0)
+            wl = LINES;
+        else if (strcmp(argv[i], "--workload=zerocopy") == 0)
+            wl = ZEROCOPY;
+        else if (strncmp(argv[i], "--rounds=", 9) == 0)
             rounds = atoi(argv[i] + 9);
         else if (strncmp(argv[i], "--seconds=", 10) == 0)
             seconds = atof(argv[i] + 10);
@@ -193,7 +267,8 @@ int main(int argc, char **argv)
     build b[2];
     for (int i = 0; i < 2; i++) {
         load(&b[i], paths[i]);
-        if (views > 0 && (b[i].read_views == NULL || b[i].views_release == NULL)) {
+        if (wl == ZEROCOPY && views > 0 &&
+            (b[i].read_views == NULL || b[i].views_release == NULL)) {
             fprintf(stderr, "tpab: %s has no tp_pipe_read_views: use --views=0\n", paths[i]);
             return 1;
         }
@@ -203,17 +278,23 @@ int main(int argc, char **argv)
         rate[i] = malloc(sizeof(double) * (size_t)rounds);
     if (ratio == NULL || rate[0] == NULL || rate[1] == NULL)
         die("malloc");
+    for (size_t i = 0; i < sizeof lines_block; i++)
+        lines_block[i] = i % LINE_SIZE == LINE_SIZE - 2   ? '\r'
+                         : i % LINE_SIZE == LINE_SIZE - 1 ? '\n'
+                                                          : (unsigned char)('a' + i % 26);
     for (int k = 0; k < rounds; k++) {
         int first = k % 2; /* neither build always runs first */
         for (int j = 0; j < 2; j++)
-            rate[first ^ j][k] = measure(&b[first ^ j], views, seconds);
+            rate[first ^ j][k] = measure(&b[first ^ j], wl, views, seconds);
         ratio[k] = rate[1][k] / rate[0][k];
     }
-    printf("zero-copy hand-offs, %d rounds of %.3f s each, %s:\n", rounds, seconds,
-           views ? "read_views" : "read_view");
+    printf("%s, %d rounds of %.3f s each%s:\n", workload_names[wl], rounds, seconds,
+           wl != ZEROCOPY ? ""
+           : views        ? ", read_views"
+                          : ", read_view");
     for (int i = 0; i < 2; i++)
-        printf("  %c %s: median %.2f M/s (quartiles %.2f-%.2f)\n", 'A' + i, paths[i],
-               quantile(rate[i], rounds, 0.5), quantile(rate[i], rounds, 0.25),
+        printf("  %c %s: median %.2f %s (quartiles %.2f-%.2f)\n", 'A' + i, paths[i],
+               quantile(rate[i], rounds, 0.5), unit_names[wl], quantile(rate[i], rounds, 0.25),
                quantile(rate[i], rounds, 0.75));
     printf("  B/A per round: median %.3f (quartiles %.3f-%.3f)\n", quantile(ratio, rounds, 0.5),
            quantile(ratio, rounds, 0.25), quantile(ratio, rounds, 0.75));
