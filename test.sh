@@ -2,7 +2,8 @@
 # test.sh - builds tpipe and runs every test. Installs missing Debian
 # packages first. Passes, each a CTest run:
 #   1. normal build: every suite (core, adapters, stress, races, timeouts,
-#      oom, fuzz corpus replay, python, cli, examples, install, bench smoke),
+#      oom, fuzz corpus replay, python, cli, examples, install, bench smoke,
+#      the clang-format layout check),
 #      the Doxygen docs with warnings as errors, and the Release build of
 #      demo.sh (warnings are errors there too);
 #   2. the same suites under ASan+UBSan;   3. under TSan;
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . .ci/deps.sh
 tp_install_missing build-essential cmake pkg-config libcmocka-dev python3-dev valgrind \
-    libuv1-dev doxygen clang libclang-rt-14-dev lcov
+    libuv1-dev doxygen clang libclang-rt-14-dev lcov clang-format
 
 jobs=$(nproc)
 passed=0
@@ -87,7 +88,7 @@ else
     status=1
 fi
 
-no_slow="python|install|bench"
+no_slow="python|install|bench|style"
 stage "2/6 ASan + UBSan"
 configure_and_build build/asan -DTP_SANITIZE=address,undefined -DTP_BUILD_PYTHON=OFF &&
     { ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

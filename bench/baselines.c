@@ -21,11 +21,8 @@ struct tb_chan {
 };
 
 static const char *const names[TB_NTRANSPORTS] = {
-    [TB_TPIPE] = "tpipe",
-    [TB_PIPE] = "pipe",
-    [TB_PIPE_1M] = "pipe-1M",
-    [TB_SOCKETPAIR] = "socketpair",
-    [TB_NAIVE] = "naive",
+    [TB_TPIPE] = "tpipe",           [TB_PIPE] = "pipe",   [TB_PIPE_1M] = "pipe-1M",
+    [TB_SOCKETPAIR] = "socketpair", [TB_NAIVE] = "naive",
 };
 
 const char *tb_transport_name(enum tb_transport t)

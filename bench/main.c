@@ -14,7 +14,8 @@ static const struct {
     const char *what;
 } workloads[TB_NWORKLOADS] = {
     [TB_W_BULK] = {"bulk", tb_wl_bulk, "64 KiB writes/reads, bsize 64K and 1M: GB/s"},
-    [TB_W_ZEROCOPY] = {"zerocopy", tb_wl_zerocopy, "64 KiB write_ref + read_views (and read_view): GB/s, hand-offs/s"},
+    [TB_W_ZEROCOPY] = {"zerocopy", tb_wl_zerocopy,
+                       "64 KiB write_ref + read_views (and read_view): GB/s, hand-offs/s"},
     [TB_W_SMALL] = {"small", tb_wl_small, "16 B and 64 B writes, 64 KiB reads: messages/s"},
     [TB_W_PINGPONG] = {"pingpong", tb_wl_pingpong, "1-byte round trip over two channels: us"},
     [TB_W_IDLE] = {"idle", tb_wl_idle, "CPU of a reader blocked with nothing arriving"},
@@ -116,10 +117,23 @@ static bool parse_size(const char *s, uint64_t *out)
     if (errno || end == s || s[0] == '-')
         return false;
     switch (*end) {
-    case 'k': case 'K': v <<= 10; end++; break;
-    case 'm': case 'M': v <<= 20; end++; break;
-    case 'g': case 'G': v <<= 30; end++; break;
-    default: break;
+    case 'k':
+    case 'K':
+        v <<= 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        v <<= 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        v <<= 30;
+        end++;
+        break;
+    default:
+        break;
     }
     *out = v;
     return *end == '\0';

@@ -59,8 +59,7 @@ void tb_record(const char *workload, const char *variant, const char *metric, bo
         f->v[f->n++] = value;
 }
 
-static bool median_of(const char *w, const char *v, const char *m, enum tb_transport t,
-                      double *out)
+static bool median_of(const char *w, const char *v, const char *m, enum tb_transport t, double *out)
 {
     const figure *f = find(w, v, m, t);
     if (!f || f->n == 0)
@@ -121,8 +120,8 @@ void tb_report_machine(FILE *out)
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
     fprintf(out, "# tpbench %d.%d.%d, %s\n", TPIPE_VERSION_MAJOR, TPIPE_VERSION_MINOR,
             TPIPE_VERSION_PATCH, when);
-    fprintf(out, "# machine: %s, %ld CPUs online, %s %s %s\n", model,
-            sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, u.machine);
+    fprintf(out, "# machine: %s, %ld CPUs online, %s %s %s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
+            u.sysname, u.release, u.machine);
 #ifndef TB_BUILD
 #define TB_BUILD "unknown"
 #endif
@@ -138,19 +137,23 @@ void tb_report_machine(FILE *out)
     double avg = strtod(load, NULL);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (cpus > 0 && avg > (double)cpus - 0.5)
-        fprintf(out, "# WARNING: load average %.1f on %ld CPUs: other processes compete for "
-                     "the CPUs, figures are noisy\n", avg, cpus);
+        fprintf(out,
+                "# WARNING: load average %.1f on %ld CPUs: other processes compete for "
+                "the CPUs, figures are noisy\n",
+                avg, cpus);
 }
 
 void tb_report_table(FILE *out, const tb_options *o)
 {
-    fprintf(out, "\nResults: median of %d run%s, with min and max. \"tpipe vs\" = how many "
-                 "times better tpipe is (>1: tpipe wins).\n\n",
+    fprintf(out,
+            "\nResults: median of %d run%s, with min and max. \"tpipe vs\" = how many "
+            "times better tpipe is (>1: tpipe wins).\n\n",
             o->runs, o->runs == 1 ? "" : "s");
     fprintf(out, "%-11s %-14s %-14s %-11s %10s %10s %10s %9s\n", "workload", "case", "metric",
             "transport", "median", "min", "max", "tpipe vs");
-    fprintf(out, "%.*s\n", 95, "------------------------------------------------------------"
-                               "------------------------------------------------------------");
+    fprintf(out, "%.*s\n", 95,
+            "------------------------------------------------------------"
+            "------------------------------------------------------------");
     /* Groups in order of first appearance; transports in enum order. */
     for (size_t i = 0; i < nfigs; i++) {
         bool seen = false;
@@ -229,8 +232,9 @@ void tb_report_targets(FILE *out)
     bool h;
     fprintf(out, "\nTargets (issue 4); figures are medians, the verdict is informative only.\n\n");
     fprintf(out, "%-52s %-10s %-14s %s\n", "target", "goal", "measured", "verdict");
-    fprintf(out, "%.*s\n", 86, "------------------------------------------------------------"
-                               "------------------------------------------------------------");
+    fprintf(out, "%.*s\n", 86,
+            "------------------------------------------------------------"
+            "------------------------------------------------------------");
     const char *bs[] = {"bsize=64K", "bsize=1M"};
     for (int i = 0; i < 2; i++) {
         char what[64];

@@ -85,7 +85,7 @@ enum { POOL = 64 };
 typedef struct alloc_job {
     tp_pipe *p;
     size_t wsize;
-    bool ref;             /* write_ref + read_view instead of write + read */
+    bool ref; /* write_ref + read_view instead of write + read */
     long warmup, measured;
     unsigned long a0, a1; /* n_allocs before / after the measured writes */
     unsigned char *bufs;  /* ref: POOL buffers of wsize bytes */

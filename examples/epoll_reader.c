@@ -18,7 +18,7 @@
 #include "tpipe.h"
 
 #define NLINES 2000
-#define FRAGMENTS 4    /* the producer writes each line in this many pieces */
+#define FRAGMENTS 4 /* the producer writes each line in this many pieces */
 #define LINE_MAX_LEN 128
 
 /* Stops the program with a message: an example has no error recovery. */

@@ -145,7 +145,7 @@ int main(int argc, char **argv)
         perror("pipe");
         return 1;
     }
-    transport kt = {"kernel pipe(2)", fd_w, fd_r, fd_fin, (void *)(intptr_t)fds[1],
+    transport kt = {"kernel pipe(2)",        fd_w, fd_r, fd_fin, (void *)(intptr_t)fds[1],
                     (void *)(intptr_t)fds[0]};
     double k_rate = run(&kt);
     close(fds[0]);

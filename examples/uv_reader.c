@@ -52,7 +52,7 @@ static void *producer(void *arg)
 struct reader {
     uv_poll_t poll;
     tp_pipe *p;
-    int next;              /* number of the line expected next */
+    int next; /* number of the line expected next */
     long wakeups, bad;
 };
 

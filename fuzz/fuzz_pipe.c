@@ -59,8 +59,8 @@ typedef struct view_slot {
 } view_slot;
 
 static struct harness {
-    int op;                /* index of the running operation */
-    const char *what;      /* its name, for divergence reports */
+    int op;           /* index of the running operation */
+    const char *what; /* its name, for divergence reports */
     int npipes;
     tp_pipe *pipe[2];
     pipe_model model[2];
@@ -73,7 +73,7 @@ static struct harness {
     int nviews;
     tp_wrapper *w;
     wrapper_model wm;
-    unsigned char *wdata;  /* the wrapper's source */
+    unsigned char *wdata;   /* the wrapper's source */
     void *nullref[MAX_OPS]; /* write_ref buffers given with release NULL */
     int nnull;
 } H;
@@ -91,10 +91,10 @@ static void diverge(const char *fmt, ...)
     abort();
 }
 
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                        \
-        if (!(cond))                                                                            \
-            diverge(__VA_ARGS__);                                                               \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            diverge(__VA_ARGS__);                                                                  \
     } while (0)
 
 /* Compares a library result with the model's: value, then errno on -1. */
@@ -103,8 +103,8 @@ static void expect_ret(long long got, int got_err, long long want, int want_err)
     CHECK(got == want, "returned %lld, model says %lld (errno %d, model errno %d)", got, want,
           got < 0 ? got_err : 0, want_err);
     if (got < 0)
-        CHECK(got_err == want_err, "errno %d (%s), model says %d (%s)", got_err,
-              strerror(got_err), want_err, strerror(want_err));
+        CHECK(got_err == want_err, "errno %d (%s), model says %d (%s)", got_err, strerror(got_err),
+              want_err, strerror(want_err));
 }
 
 /* Warnings logged by the library (close discarding data logs one). */
@@ -366,8 +366,8 @@ static void op_read_views(input *in, int pi)
     size_t off = 0;
     for (int i = 0; i < r; i++) {
         size_t k = iov[i].iov_len;
-        CHECK(k >= 1 && off + k <= avail, "read_views piece %d: %zu bytes after %zu of %zu", i,
-              k, off, avail);
+        CHECK(k >= 1 && off + k <= avail, "read_views piece %d: %zu bytes after %zu of %zu", i, k,
+              off, avail);
         CHECK(iov[i].iov_base != NULL && views[i] != NULL, "read_views piece %d unset", i);
         CHECK(memcmp(iov[i].iov_base, m->buf + off, k) == 0, "read_views piece %d differs", i);
         keep_view(pi, views[i], iov[i].iov_base, k, m->rpos + off);
@@ -649,13 +649,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned b = take(&in);
         int pi = (H.npipes == 2 && (b & 0x80)) ? 1 : 0;
         switch (b & 0x1f) {
-        case 0: case 1: case 2: case 3:
+        case 0:
+        case 1:
+        case 2:
+        case 3:
             op_write(&in, pi, false);
             break;
-        case 4: case 5: case 6:
+        case 4:
+        case 5:
+        case 6:
             op_write(&in, pi, true);
             break;
-        case 7: case 8: case 9:
+        case 7:
+        case 8:
+        case 9:
             op_read(&in, pi);
             break;
         case 10:
@@ -671,7 +678,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             else if (H.nviews > 0)
                 drop_view((int)(take(&in) % (unsigned)H.nviews));
             break;
-        case 13: case 14: case 15:
+        case 13:
+        case 14:
+        case 15:
             op_readmatch(&in, pi);
             break;
         case 16:
@@ -694,10 +703,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   "close discarding %zu bytes logged %d warnings", discarded, warnings - before);
             break;
         }
-        case 19: case 20:
+        case 19:
+        case 20:
             op_wait(&in, pi);
             break;
-        case 21: case 22:
+        case 21:
+        case 22:
             op_query(&in, pi);
             break;
         case 23:
@@ -706,7 +717,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 24:
             op_rflag(&in, pi);
             break;
-        case 25: case 26: case 27:
+        case 25:
+        case 26:
+        case 27:
             op_wrapper(&in);
             break;
         case 28:

@@ -23,7 +23,7 @@ typedef struct model_ref {
 /* One outstanding zero-copy view: the stream range it pins. */
 typedef struct model_view {
     uint64_t start, end;
-    int pipe_gen;        /* which incarnation of the pipe it came from */
+    int pipe_gen; /* which incarnation of the pipe it came from */
 } model_view;
 
 /* The model of one pipe. Timeout is always 0 in the harness, so a call
@@ -32,12 +32,12 @@ typedef struct pipe_model {
     size_t bsize;
     bool rblocking, wblocking;
     bool eof, closed;
-    unsigned char *buf;  /* unread bytes */
+    unsigned char *buf; /* unread bytes */
     size_t len, cap;
     uint64_t rpos, wpos; /* stream offsets: bytes consumed / accepted */
     enum model_flag rflag;
-    bool has_rflag;      /* an event is installed */
-    int gen;             /* bumped when the harness frees and recreates */
+    bool has_rflag; /* an event is installed */
+    int gen;        /* bumped when the harness frees and recreates */
 } pipe_model;
 
 void model_init(pipe_model *m, size_t bsize, bool rblocking, bool wblocking);

@@ -426,21 +426,21 @@ TP_API int tp_pipe_pump_to_fd(tp_pipe *p, int fd, size_t max, size_t *moved);
 
 /* Counters of one pipe, from tp_pipe_get_stats(). */
 typedef struct tp_pipe_stats {
-    uint64_t bytes_in;       /* bytes accepted by writes (copy and ref) */
-    uint64_t bytes_out;      /* bytes taken by reads (all kinds) */
-    uint64_t writes;         /* write calls that accepted bytes */
-    uint64_t reads;          /* read calls that returned bytes */
-    uint64_t write_waits;    /* times a writer had to wait for room */
-    uint64_t read_waits;     /* times a reader had to wait for data */
-    double write_wait_secs;  /* total time writers spent waiting */
-    double read_wait_secs;   /* total time readers spent waiting */
-    size_t buffered;         /* bytes buffered now */
-    size_t peak_buffered;    /* most bytes ever buffered at once */
-    uint64_t enobufs;        /* readmatch calls that failed with ENOBUFS */
-    uint64_t timeouts;       /* calls that failed with ETIMEDOUT */
-    double last_write;       /* coarse CLOCK_MONOTONIC seconds (a few ms steps) of the
-                                last write, 0 if none */
-    double last_read;        /* the same for the last read */
+    uint64_t bytes_in;      /* bytes accepted by writes (copy and ref) */
+    uint64_t bytes_out;     /* bytes taken by reads (all kinds) */
+    uint64_t writes;        /* write calls that accepted bytes */
+    uint64_t reads;         /* read calls that returned bytes */
+    uint64_t write_waits;   /* times a writer had to wait for room */
+    uint64_t read_waits;    /* times a reader had to wait for data */
+    double write_wait_secs; /* total time writers spent waiting */
+    double read_wait_secs;  /* total time readers spent waiting */
+    size_t buffered;        /* bytes buffered now */
+    size_t peak_buffered;   /* most bytes ever buffered at once */
+    uint64_t enobufs;       /* readmatch calls that failed with ENOBUFS */
+    uint64_t timeouts;      /* calls that failed with ETIMEDOUT */
+    double last_write;      /* coarse CLOCK_MONOTONIC seconds (a few ms steps) of the
+                               last write, 0 if none */
+    double last_read;       /* the same for the last read */
 } tp_pipe_stats;
 
 /* Copies the pipe's counters into *out. Returns 0, -1/EINVAL for NULL.

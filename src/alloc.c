@@ -25,8 +25,7 @@ static void default_free(void *ptr, void *ctx)
     free(ptr);
 }
 
-static const tp_allocator default_allocator = {default_malloc, default_realloc, default_free,
-                                               NULL};
+static const tp_allocator default_allocator = {default_malloc, default_realloc, default_free, NULL};
 
 /* Not synchronised: tp_set_allocator may only run while tpipe is unused. */
 static tp_allocator current = {default_malloc, default_realloc, default_free, NULL};

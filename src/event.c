@@ -30,7 +30,7 @@ tp_event *tp_event_new(void)
     }
     atomic_init(&ev->set, false);
     ev->waiters = 0;
-    ev->notify = (tp__notify)TP__NOTIFY_NONE;
+    ev->notify = TP__NOTIFY_NONE;
     return ev;
 }
 

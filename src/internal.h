@@ -5,11 +5,11 @@
 
 #include "tpipe.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -99,20 +99,20 @@ typedef struct tp__seg {
      * write token links a new tail after the old one while a reader, under
      * the pipe lock, looks at whether that one has a successor. */
     _Atomic(struct tp__seg *) next;
-    char *data;            /* inline buffer (copy) or the caller's bytes (ref) */
-    size_t start;          /* unread bytes are data[start, end); pipe lock */
+    char *data;   /* inline buffer (copy) or the caller's bytes (ref) */
+    size_t start; /* unread bytes are data[start, end); pipe lock */
     /* The end of the written bytes: the writer holding the write token
      * appends, then moves it with a release store; readers load it with
      * acquire and may read everything before it. */
     atomic_size_t end;
-    size_t cap;            /* copy: size of data; ref: the write's length */
+    size_t cap; /* copy: size of data; ref: the write's length */
     /* References, in the low 32 bits: the chain's, views', in-flight
      * copies'. In the high 32 bits, those of them that hold the bytes: all
      * but the chain's hold on a husk. A ref segment's release callback
      * runs when no one holds the bytes, the segment goes back to its pool
      * when no one refers to it. */
     atomic_uint_least64_t holds;
-    bool is_ref;           /* set at creation, then read-only */
+    bool is_ref; /* set at creation, then read-only */
     /* A drained ref tail that views still hold stays in the chain as a
      * husk, so that writers can go on linking after it without the lock:
      * the chain then refers to it but no longer holds the caller's bytes
@@ -160,7 +160,7 @@ static inline size_t tp__seg_unread(tp__seg *s)
  * cannot leave and come back between its load and the swap (no ABA). */
 typedef struct tp__stack {
     _Atomic(tp__seg *) top;
-    atomic_size_t count;        /* may briefly run ahead of the nodes */
+    atomic_size_t count; /* may briefly run ahead of the nodes */
 } tp__stack;
 
 /* Recycles segments for one pipe so steady-state writes do not allocate,
@@ -188,14 +188,14 @@ typedef struct tp__stack {
  * so that one released later is freed. The popper counts segments out
  * in advance, a batch at a time (`credit`), for the same reason. */
 typedef struct tp__pool {
-    size_t seg_cap;             /* data bytes of a copy segment */
-    size_t max_free_copy;       /* copy segments kept for reuse */
+    size_t seg_cap;       /* data bytes of a copy segment */
+    size_t max_free_copy; /* copy segments kept for reuse */
     /* The popper's own. */
-    tp__seg *own_ref;           /* descriptors taken from free_ref, ready */
-    size_t ref_since;           /* descriptors handed out since the last take */
-    size_t credit;              /* users counted for segments not yet out */
-    char pad[64];               /* the rest is written by releasing threads */
-    tp__stack free_copy;        /* full-size copy segments */
+    tp__seg *own_ref;            /* descriptors taken from free_ref, ready */
+    size_t ref_since;            /* descriptors handed out since the last take */
+    size_t credit;               /* users counted for segments not yet out */
+    char pad[64];                /* the rest is written by releasing threads */
+    tp__stack free_copy;         /* full-size copy segments */
     _Atomic(tp__seg *) free_ref; /* released ref descriptors */
     atomic_size_t users;
 } tp__pool;
@@ -238,7 +238,7 @@ typedef struct tp__notify {
     int rfd, wfd; /* eventfd: the same fd twice; self-pipe: its two ends; -1: none */
     bool ready;   /* whether the descriptor currently polls readable */
 } tp__notify;
-#define TP__NOTIFY_NONE {-1, -1, false}
+#define TP__NOTIFY_NONE ((tp__notify){-1, -1, false})
 /* Opens the descriptor (not ready). 0 or an errno. */
 int tp__notify_open(tp__notify *n);
 /* Makes it poll readable (or not); a system call only on a change. */
@@ -315,10 +315,10 @@ static inline void tp__count_add(tp__counter *c, uint64_t n)
  * for the cached delimiter, so a line trickling in is scanned once. */
 #define TP__MATCH_CACHE_MAX 64
 typedef struct tp__match_cache {
-    size_t scanned;    /* bytes from the head known to start no match */
-    tp__seg *seg;      /* the segment holding byte `scanned`, or NULL */
-    size_t idx;        /* index into seg->data of that byte */
-    size_t dlen;       /* cached delimiter length; 0: nothing cached */
+    size_t scanned; /* bytes from the head known to start no match */
+    tp__seg *seg;   /* the segment holding byte `scanned`, or NULL */
+    size_t idx;     /* index into seg->data of that byte */
+    size_t dlen;    /* cached delimiter length; 0: nothing cached */
     unsigned char delim[TP__MATCH_CACHE_MAX];
 } tp__match_cache;
 
@@ -329,10 +329,10 @@ typedef struct tp__ext {
     tp__match_cache match;
     /* Everything but what tp_pipe_get_stats derives or finds in `w`. */
     tp_pipe_stats stats;
-    uint64_t last_read_ns;     /* tp__now_coarse_ns of the last read */
-    tp__notify rnotify;        /* tp_pipe_read_fd */
-    tp__notify wnotify;        /* tp_pipe_write_fd */
-    size_t fd_dlen;            /* line-aware read readiness; 0: off */
+    uint64_t last_read_ns; /* tp__now_coarse_ns of the last read */
+    tp__notify rnotify;    /* tp_pipe_read_fd */
+    tp__notify wnotify;    /* tp_pipe_write_fd */
+    size_t fd_dlen;        /* line-aware read readiness; 0: off */
     unsigned char fd_delim[TP__MATCH_CACHE_MAX];
     tp_stall_fn stall_fn;
     void *stall_ctx;
@@ -342,22 +342,22 @@ typedef struct tp__ext {
      * line would cost each side a miss per call. */
     char pad_writer[64];
     struct {
-        uint64_t writes;           /* the stats' `writes` */
-        uint64_t published;        /* the writers' copy of `published` */
-        size_t peak_buffered;      /* the stats' `peak_buffered` */
-        uint64_t last_write_ns;    /* tp__now_coarse_ns of the last write */
-        size_t grow_cap;           /* size of the next small-write segment */
+        uint64_t writes;        /* the stats' `writes` */
+        uint64_t published;     /* the writers' copy of `published` */
+        size_t peak_buffered;   /* the stats' `peak_buffered` */
+        uint64_t last_write_ns; /* tp__now_coarse_ns of the last write */
+        size_t grow_cap;        /* size of the next small-write segment */
         /* The write token's bias (see wtoken.c). */
-        unsigned streak;           /* fast writes in a row by streak_by */
-        unsigned bias_doublings;   /* revocations so far (capped): the streak that
-                                    * earns the bias doubles with each */
-        uintptr_t streak_by;       /* tp__self of the thread on the streak */
+        unsigned streak;         /* fast writes in a row by streak_by */
+        unsigned bias_doublings; /* revocations so far (capped): the streak that
+                                  * earns the bias doubles with each */
+        uintptr_t streak_by;     /* tp__self of the thread on the streak */
     } w;
     /* Spinning waiters watch this word and nothing else. The padding keeps
      * it alone on its cache line: watching it must not pull in the lines
      * the other side writes on every call, or each call pays a miss. */
     char pad_before[64];
-    atomic_uint seq;           /* bumped when a spinner's wait may be over */
+    atomic_uint seq; /* bumped when a spinner's wait may be over */
     char pad_after[64];
 } tp__ext;
 
@@ -404,32 +404,32 @@ struct tp_pipe {
      * and writes such fields holding the token alone (see
      * tp__rtoken_try). */
     pthread_mutex_t lock;
-    atomic_uint rtoken;      /* the read token (see tp__rtoken_try) */
-    unsigned spin_ns;        /* adaptive spin budget before sleeping */
-    tp__seg *head;           /* the oldest unread bytes; lock */
-    unsigned rwaiters, wwaiters, fwaiters; /* threads asleep for data, room, drain */
+    atomic_uint rtoken;                       /* the read token (see tp__rtoken_try) */
+    unsigned spin_ns;                         /* adaptive spin budget before sleeping */
+    tp__seg *head;                            /* the oldest unread bytes; lock */
+    unsigned rwaiters, wwaiters, fwaiters;    /* threads asleep for data, room, drain */
     unsigned rspinners, wspinners, fspinners; /* threads spinning for the same */
-    size_t rspin_need;       /* buffered bytes that end a reader's spin */
-    size_t wspin_need;       /* room that ends a writer's spin */
+    size_t rspin_need;                        /* buffered bytes that end a reader's spin */
+    size_t wspin_need;                        /* room that ends a writer's spin */
 
     /* -- the counters: each side writes one, reads the other -- */
-    tp__counter consumed;    /* bytes ever read or discarded: flush's progress clock; lock */
-    tp__counter published;   /* bytes ever made readable: readmatch's progress clock; token */
+    tp__counter consumed;  /* bytes ever read or discarded: flush's progress clock; lock */
+    tp__counter published; /* bytes ever made readable: readmatch's progress clock; token */
 
     /* -- read on every call, seldom written -- */
-    size_t bsize;            /* read-only after creation */
-    size_t reserved;         /* bytes being copied in by writers, not yet linked; lock + token */
-    tp__ext *ext;            /* created on first need */
+    size_t bsize;    /* read-only after creation */
+    size_t reserved; /* bytes being copied in by writers, not yet linked; lock + token */
+    tp__ext *ext;    /* created on first need */
     tp_event *rflag;
-    double timeout;          /* read-only after creation */
-    atomic_uint watched;     /* readers waiting for bytes, + 1 once fds exist; lock */
+    double timeout;      /* read-only after creation */
+    atomic_uint watched; /* readers waiting for bytes, + 1 once fds exist; lock */
     /* Set under the lock; atomic so that a writer can look before it
      * takes the lock (see tp__pipe_await_room). */
     atomic_bool rblocking, wblocking;
-    bool has_fds;            /* a readiness descriptor was asked for (known from
-                              * ext too; kept here so that the check every call
-                              * makes stays on the pipe's own cache lines) */
-    bool eof, closed;        /* lock + token */
+    bool has_fds;     /* a readiness descriptor was asked for (known from
+                       * ext too; kept here so that the check every call
+                       * makes stays on the pipe's own cache lines) */
+    bool eof, closed; /* lock + token */
     /* A large write is filling the tail's free space outside both locks:
      * other writers wait, and readers neither rewind nor unlink the tail.
      * Lock + token. */
@@ -438,19 +438,19 @@ struct tp_pipe {
 
     /* -- the spacer between readers' fields and the writer's: what
      * readers do not look at on every call -- */
-    tp__pool *pool;          /* created at the first write; lock + token */
+    tp__pool *pool; /* created at the first write; lock + token */
     /* One condition for every waiter: a pipe is rarely both empty and
      * full, so readers and writers seldom sleep at the same time, and each
      * kind is woken only on a transition it waits for (see the waiter
      * counts). */
     pthread_cond_t changed;
-    char *name;              /* read-only after creation */
+    char *name; /* read-only after creation */
 
     /* -- the writer's -- */
     /* The write token: TP__WTOKEN_FREE, TP__WTOKEN_HELD, or biased to the
      * thread whose record it holds (see wtoken.c). */
     atomic_uintptr_t wtoken;
-    tp__seg *tail;           /* where writes append; token */
+    tp__seg *tail; /* where writes append; token */
 };
 /* No cache line holds both the write token and a field that readers look
  * at on every call (see above), whatever the pipe's alignment. */
@@ -535,8 +535,7 @@ static inline bool tp__wtoken_try(tp_pipe *p)
     uintptr_t v = atomic_load_explicit(&p->wtoken, memory_order_relaxed);
     if (v == TP__WTOKEN_FREE)
         return atomic_compare_exchange_strong_explicit(&p->wtoken, &v, TP__WTOKEN_HELD,
-                                                       memory_order_acquire,
-                                                       memory_order_relaxed);
+                                                       memory_order_acquire, memory_order_relaxed);
     return v == tp__self() && tp__wtoken_enter_biased(p);
 }
 /* Takes it, politely, revoking another thread's bias if need be; with the
@@ -717,8 +716,9 @@ void tp__pipe_tell_watchers(tp_pipe *p, int wake);
  * most calls nobody waits, spins or polls and there is nothing to do. */
 static inline void tp__pipe_changed(tp_pipe *p, int wake)
 {
-    if ((p->rwaiters | p->wwaiters | p->fwaiters | p->rspinners | p->wspinners |
-         p->fspinners) != 0 || p->has_fds)
+    if ((p->rwaiters | p->wwaiters | p->fwaiters | p->rspinners | p->wspinners | p->fspinners) !=
+            0 ||
+        p->has_fds)
         tp__pipe_tell_watchers(p, wake);
 }
 /* Refreshes the readiness descriptors (no-op when none was asked for). */

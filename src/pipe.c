@@ -72,8 +72,7 @@ void tp__rtoken_take(tp_pipe *p)
     atomic_store_explicit(&p->rtoken_wanted, false, memory_order_relaxed);
 }
 
-tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeout,
-                     const char *name)
+tp_pipe *tp_pipe_new(size_t bsize, bool rblocking, bool wblocking, double timeout, const char *name)
 {
     tp__deadline probe;
     if (tp__deadline_set(&probe, timeout) != 0) {
@@ -119,7 +118,7 @@ int tp__pipe_make_ext(tp_pipe *p)
         return ENOMEM;
     memset(ext, 0, sizeof *ext);
     atomic_init(&ext->seq, 0);
-    ext->rnotify = ext->wnotify = (tp__notify)TP__NOTIFY_NONE;
+    ext->rnotify = ext->wnotify = TP__NOTIFY_NONE;
     ext->w.peak_buffered = tp__pipe_buffered(p);
     ext->w.published = tp__count(&p->published);
     p->ext = ext;
@@ -243,7 +242,6 @@ bool tp_pipe_empty(tp_pipe *p)
 {
     return tp_pipe_buffered(p) == 0;
 }
-
 
 /* Whether the wait of some spinning thread may be over. Bumping the spin
  * word when it is not would cost that spinner, and then this side, a

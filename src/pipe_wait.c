@@ -253,8 +253,7 @@ static bool stall_timer(tp_pipe *p, tp__wait *w, tp__deadline *dl)
     }
     double due = w->next_stall;
     const tp__deadline *real = w->deadline;
-    if (real->kind == TP__DL_AT &&
-        (double)real->at.tv_sec + (double)real->at.tv_nsec / 1e9 <= due)
+    if (real->kind == TP__DL_AT && (double)real->at.tv_sec + (double)real->at.tv_nsec / 1e9 <= due)
         return false;
     dl->kind = TP__DL_AT;
     dl->at.tv_sec = (time_t)due;

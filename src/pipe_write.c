@@ -444,8 +444,7 @@ static void shrink_tail(tp_pipe *p)
 /* A write_ref with the write token alone: there is a tail to link after
  * (the empty pipe's first link sets the head, under the lock) and room.
  * Returns whether it wrote. */
-static bool write_ref_fast(tp_pipe *p, const void *buf, size_t n, tp_release_fn release,
-                           void *ctx)
+static bool write_ref_fast(tp_pipe *p, const void *buf, size_t n, tp_release_fn release, void *ctx)
 {
     if (!tp__wtoken_try(p))
         return false;

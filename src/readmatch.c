@@ -115,8 +115,8 @@ size_t tp__pipe_find_match(tp_pipe *p, const unsigned char *d, size_t dlen, size
 
 /* Where a found line goes: a fresh allocation, or the caller's buffer. */
 typedef struct line_sink {
-    void **out;   /* allocate into *out, or NULL */
-    void *buf;    /* else copy into buf[0, cap) */
+    void **out; /* allocate into *out, or NULL */
+    void *buf;  /* else copy into buf[0, cap) */
     size_t cap;
 } line_sink;
 
@@ -173,7 +173,7 @@ static ssize_t try_line(tp_pipe *p, const unsigned char *d, size_t dlen, size_t 
 static ssize_t take_line_fast(tp_pipe *p, const unsigned char *d, size_t dlen,
                               const line_sink *sink, bool inside, tp__seg **garbage)
 {
-    tp__seg *s = p->head; /* NULL too once the pipe is closed */
+    tp__seg *s = p->head;                      /* NULL too once the pipe is closed */
     const tp__match_cache *m = &p->ext->match; /* dlen 0 until a search set it up */
     if (s == NULL || m->scanned != 0 || m->dlen != dlen || !same_bytes(m->delim, d, dlen))
         return 0;
@@ -202,8 +202,8 @@ static ssize_t take_line_fast(tp_pipe *p, const unsigned char *d, size_t dlen,
  * starts here: the fast path before it does not wait). Returns as
  * try_line, -1 with errno also for EAGAIN and ETIMEDOUT. Called and
  * returns locked. */
-static ssize_t wait_for_line(tp_pipe *p, const unsigned char *d, size_t dlen,
-                             const line_sink *sink, double timeout, tp__seg **garbage)
+static ssize_t wait_for_line(tp_pipe *p, const unsigned char *d, size_t dlen, const line_sink *sink,
+                             double timeout, tp__seg **garbage)
 {
     if (tp__pipe_ensure_ext(p) != 0)
         return tp__fail(ENOMEM);

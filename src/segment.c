@@ -318,8 +318,8 @@ static void unref(tp__seg *s, returns *r)
     }
     /* The bytes first, while the reference keeps the segment ours: a
      * husk's chain may let go of it at any moment. */
-    uint64_t left = atomic_fetch_sub_explicit(&s->holds, TP__HOLD_BYTES, memory_order_acq_rel) -
-                    TP__HOLD_BYTES;
+    uint64_t left =
+        atomic_fetch_sub_explicit(&s->holds, TP__HOLD_BYTES, memory_order_acq_rel) - TP__HOLD_BYTES;
     if (left >> 32 == 0 && s->release != NULL)
         s->release(s->ctx);
     drop_ref(s, TP__HOLD_REF, r);

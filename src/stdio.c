@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) ||  \
+#if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) ||     \
     defined(__OpenBSD__) || defined(__DragonFly__)
 #define TP_HAVE_COOKIE_STREAMS 1
 #endif

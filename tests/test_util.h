@@ -24,43 +24,43 @@
 /* Fails unless the expression returned -1 and set errno to err; prints the
  * value returned and both errno names. errno is cleared first so a stale
  * value cannot satisfy the check. */
-#define assert_fails_with(expr, err)                                                              \
-    do {                                                                                          \
-        errno = 0;                                                                                \
-        long long tt_r_ = (long long)(expr);                                                      \
-        int tt_e_ = errno;                                                                        \
-        tt_check_failure(#expr, tt_r_, tt_e_, (err), __FILE__, __LINE__);                         \
+#define assert_fails_with(expr, err)                                                               \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        long long tt_r_ = (long long)(expr);                                                       \
+        int tt_e_ = errno;                                                                         \
+        tt_check_failure(#expr, tt_r_, tt_e_, (err), __FILE__, __LINE__);                          \
     } while (0)
 
 /* As assert_fails_with, for calls that return a pointer (NULL on failure). */
-#define assert_null_with(expr, err)                                                               \
-    do {                                                                                          \
-        errno = 0;                                                                                \
-        const void *tt_p_ = (expr);                                                               \
-        int tt_e_ = errno;                                                                        \
-        tt_check_failure(#expr, tt_p_ == NULL ? -1 : 1, tt_e_, (err), __FILE__, __LINE__);        \
+#define assert_null_with(expr, err)                                                                \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        const void *tt_p_ = (expr);                                                                \
+        int tt_e_ = errno;                                                                         \
+        tt_check_failure(#expr, tt_p_ == NULL ? -1 : 1, tt_e_, (err), __FILE__, __LINE__);         \
     } while (0)
 
 /* a >= b, printing both. */
-#define assert_ge(a, b)                                                                           \
-    do {                                                                                          \
-        long long tt_a_ = (long long)(a), tt_b_ = (long long)(b);                                 \
-        if (!(tt_a_ >= tt_b_))                                                                    \
-            fail_msg("%s >= %s failed: %lld < %lld", #a, #b, tt_a_, tt_b_);                       \
+#define assert_ge(a, b)                                                                            \
+    do {                                                                                           \
+        long long tt_a_ = (long long)(a), tt_b_ = (long long)(b);                                  \
+        if (!(tt_a_ >= tt_b_))                                                                     \
+            fail_msg("%s >= %s failed: %lld < %lld", #a, #b, tt_a_, tt_b_);                        \
     } while (0)
 
 /* a <= b, printing both. */
-#define assert_le(a, b)                                                                           \
-    do {                                                                                          \
-        long long tt_a_ = (long long)(a), tt_b_ = (long long)(b);                                 \
-        if (!(tt_a_ <= tt_b_))                                                                    \
-            fail_msg("%s <= %s failed: %lld > %lld", #a, #b, tt_a_, tt_b_);                       \
+#define assert_le(a, b)                                                                            \
+    do {                                                                                           \
+        long long tt_a_ = (long long)(a), tt_b_ = (long long)(b);                                  \
+        if (!(tt_a_ <= tt_b_))                                                                     \
+            fail_msg("%s <= %s failed: %lld > %lld", #a, #b, tt_a_, tt_b_);                        \
     } while (0)
 
 /* The call took at least `seconds` (timeouts must not fire early). One
  * millisecond of slack covers the rounding of a double timeout to a
  * timespec; there is deliberately no upper bound (the machine is shared). */
-#define assert_not_earlier(elapsed, seconds)                                                      \
+#define assert_not_earlier(elapsed, seconds)                                                       \
     assert_ge((long long)((elapsed)*1e6), (long long)((seconds)*1e6) - 1000)
 
 void tt_check_failure(const char *expr, long long ret, int got, int want, const char *file,
@@ -128,10 +128,10 @@ enum tt_op_kind {
 typedef struct tt_op {
     enum tt_op_kind kind;
     tp_pipe *p;
-    const void *src;  /* write / write_ref source; readmatch delimiter (NULL: CRLF) */
-    size_t n;         /* bytes to read or write; readmatch delimiter length */
-    double timeout;   /* for the waits */
-    tt_release rel;   /* write_ref release counter */
+    const void *src; /* write / write_ref source; readmatch delimiter (NULL: CRLF) */
+    size_t n;        /* bytes to read or write; readmatch delimiter length */
+    double timeout;  /* for the waits */
+    tt_release rel;  /* write_ref release counter */
     /* outcome */
     long long ret;
     int err;

@@ -45,8 +45,8 @@ static ssize_t script_read(void *ctx, void *buf, size_t n)
     return (ssize_t)k;
 }
 
-#define SCRIPT(...)                                                                               \
-    static const step steps_[] = {__VA_ARGS__};                                                   \
+#define SCRIPT(...)                                                                                \
+    static const step steps_[] = {__VA_ARGS__};                                                    \
     script src = {steps_, sizeof steps_ / sizeof steps_[0], 0, 0, 0}
 
 static void expect_read(tp_wrapper *w, size_t n, const char *want)
@@ -55,8 +55,7 @@ static void expect_read(tp_wrapper *w, size_t n, const char *want)
     errno = 0;
     ssize_t r = tp_wrapper_read(w, buf, n);
     if (r < 0)
-        fail_msg("wrapper read failed: errno %d (%s), wanted \"%s\"", errno, strerror(errno),
-                 want);
+        fail_msg("wrapper read failed: errno %d (%s), wanted \"%s\"", errno, strerror(errno), want);
     assert_int_equal(r, strlen(want));
     assert_memory_equal(buf, want, strlen(want));
 }
@@ -244,7 +243,7 @@ static void seek_rejects_bad_arguments(void **state)
     assert_fails_with(tp_wrapper_seek(w, -11, SEEK_END), EINVAL);
     assert_fails_with(tp_wrapper_seek(w, 0, 42), EINVAL);
     assert_fails_with(tp_wrapper_seek(w, 0, -1), EINVAL);
-    assert_int_equal(tp_wrapper_tell(w), 4); /* failed seeks do not move */
+    assert_int_equal(tp_wrapper_tell(w), 4);               /* failed seeks do not move */
     assert_int_equal(tp_wrapper_seek(w, -4, SEEK_CUR), 0); /* exactly 0 is fine */
     tp_wrapper_free(w);
 }

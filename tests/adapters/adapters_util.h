@@ -12,19 +12,19 @@
 bool at_readable(int fd);
 
 /* Fails the test unless fd's readiness is `want` right now. */
-#define assert_readable(fd, want)                                                                 \
-    do {                                                                                          \
-        bool at_r_ = at_readable(fd);                                                             \
-        if (at_r_ != (want))                                                                      \
-            fail_msg("%s: fd %d is %s, expected %s", #fd, (int)(fd),                              \
-                     at_r_ ? "readable" : "not readable", (want) ? "readable" : "not readable"); \
+#define assert_readable(fd, want)                                                                  \
+    do {                                                                                           \
+        bool at_r_ = at_readable(fd);                                                              \
+        if (at_r_ != (want))                                                                       \
+            fail_msg("%s: fd %d is %s, expected %s", #fd, (int)(fd),                               \
+                     at_r_ ? "readable" : "not readable", (want) ? "readable" : "not readable");   \
     } while (0)
 
 /* A thread blocked in poll(fd, POLLIN) with a long timeout, so a test can
  * check that another thread's action wakes it. */
 typedef struct at_poller {
     int fd;
-    int ret;        /* poll's return */
+    int ret; /* poll's return */
     short revents;
     tt_thread thread;
 } at_poller;

@@ -3,16 +3,16 @@
  * test: run by hand, `bench_pump [MiB per run] [runs]`; it also checks whether
  * vmsplice+splice leaves the destination pointing at our memory. */
 #define _GNU_SOURCE /* vmsplice, splice */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -426,8 +426,8 @@ static int cmp_double(const void *a, const void *b)
 static void report(const char *what, const char *variant, double *v, int reps)
 {
     qsort(v, (size_t)reps, sizeof *v, cmp_double);
-    printf("%-24s %-24s median %6.0f MiB/s  (min %6.0f, max %6.0f)\n", what, variant,
-           v[reps / 2], v[0], v[reps - 1]);
+    printf("%-24s %-24s median %6.0f MiB/s  (min %6.0f, max %6.0f)\n", what, variant, v[reps / 2],
+           v[0], v[reps - 1]);
 }
 
 int main(int argc, char **argv)
@@ -437,8 +437,8 @@ int main(int argc, char **argv)
     if (reps < 1 || reps > MAX_REPS)
         reps = 5;
     size_t bytes = mib << 20;
-    printf("bench_pump: %zu MiB per run, %d runs per line (interleaved), pipe bsize %d KiB\n",
-           mib, reps, BSIZE / 1024);
+    printf("bench_pump: %zu MiB per run, %d runs per line (interleaved), pipe bsize %d KiB\n", mib,
+           reps, BSIZE / 1024);
     splice_safety_all();
     static const char *out_names[] = {"view+write (library)", "read copy+write", "vmsplice+splice"};
     int (*out_fns[])(tp_pipe *, int, size_t *) = {out_view_write, out_copy_write, out_vmsplice};

@@ -71,7 +71,7 @@ static void pump_from_fd_stops_at_max(void **state)
     assert_int_equal(tp_pipe_pump_from_fd(p, fd, 1234, &moved), 0);
     assert_int_equal(moved, 1234);
     assert_int_equal(tp_pipe_buffered(p), 1234);
-    assert_int_equal(fd_offset(fd), 1234); /* read no further than max */
+    assert_int_equal(fd_offset(fd), 1234);                     /* read no further than max */
     assert_int_equal(tp_pipe_pump_from_fd(p, fd, 0, NULL), 0); /* moved may be NULL */
     assert_int_equal(tp_pipe_buffered(p), 5000);
     tp_pipe_write_eof(p);
@@ -261,9 +261,9 @@ struct filler {
     size_t n;
     bool by_ref;
     unsigned char *buf;
-    size_t small;              /* writes of 1 to `small` bytes; 0: 5000 each */
-    long writes;               /* write calls that accepted bytes */
-    atomic_long released;      /* write_ref buffers given back */
+    size_t small;         /* writes of 1 to `small` bytes; 0: 5000 each */
+    long writes;          /* write calls that accepted bytes */
+    atomic_long released; /* write_ref buffers given back */
 };
 
 static void count_release(void *ctx)

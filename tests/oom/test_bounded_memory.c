@@ -17,8 +17,8 @@
  * where segment is the copy segment size (bsize clamped to 1-64 KiB, see
  * src/pipe.c): each writer's in-flight copy may end in a partly filled
  * segment, and the chain's head segment may be partly read; FIXED_OVERHEAD
- * covers segment headers, the pipe, its pool and its name. The figures are printed. TP_STALL_SECONDS
- * sets the stall (default 2). */
+ * covers segment headers, the pipe, its pool and its name. The figures are printed.
+ * TP_STALL_SECONDS sets the stall (default 2). */
 #include "fail_alloc.h"
 #include "rel_util.h"
 
@@ -35,7 +35,7 @@ typedef struct shared {
     enum mix mix;
     tp_pipe *p;
     atomic_bool stop;
-    atomic_llong held;      /* write_ref bytes not yet released */
+    atomic_llong held; /* write_ref bytes not yet released */
     atomic_llong held_peak;
     atomic_ullong written;
     rel_failure f;

@@ -12,14 +12,14 @@
 #include <sys/types.h>
 
 /* Expects -1 and errno e from expr, printing what came instead. */
-#define FAILS_WITH(expr, e)                                                                       \
-    do {                                                                                          \
-        errno = 0;                                                                                \
-        long long r_ = (long long)(expr);                                                         \
-        int e_ = errno;                                                                           \
-        if (r_ != -1 || e_ != (e))                                                                \
-            fail_msg("%s: returned %lld errno %d (%s), expected -1/%s", #expr, r_, e_,           \
-                     strerror(e_), #e);                                                           \
+#define FAILS_WITH(expr, e)                                                                        \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        long long r_ = (long long)(expr);                                                          \
+        int e_ = errno;                                                                            \
+        if (r_ != -1 || e_ != (e))                                                                 \
+            fail_msg("%s: returned %lld errno %d (%s), expected -1/%s", #expr, r_, e_,             \
+                     strerror(e_), #e);                                                            \
     } while (0)
 
 static int releases;

@@ -435,10 +435,8 @@ static void quiet(int level, const char *name, const char *msg, void *ctx)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(oom_create),
-        cmocka_unit_test(oom_copy_writes),
-        cmocka_unit_test(oom_write_ref),
-        cmocka_unit_test(oom_reads),
+        cmocka_unit_test(oom_create),    cmocka_unit_test(oom_copy_writes),
+        cmocka_unit_test(oom_write_ref), cmocka_unit_test(oom_reads),
         cmocka_unit_test(oom_lines),
     };
     tp_set_log_fn(quiet, NULL);

@@ -16,10 +16,21 @@
 #define NWAITERS 64
 #define BSIZE 64
 
-enum call { C_READ, C_READ_VIEW, C_READMATCH, C_READALL, C_READ_WAIT, C_WRITE, C_WRITE_REF,
-            C_WRITE_WAIT, C_FLUSH, C_FLUSH_WAIT, NCALLS };
-static const char *call_names[] = {"read", "read_view", "readmatch", "readall", "read_wait",
-                                   "write", "write_ref", "write_wait", "flush", "flush_wait"};
+enum call {
+    C_READ,
+    C_READ_VIEW,
+    C_READMATCH,
+    C_READALL,
+    C_READ_WAIT,
+    C_WRITE,
+    C_WRITE_REF,
+    C_WRITE_WAIT,
+    C_FLUSH,
+    C_FLUSH_WAIT,
+    NCALLS
+};
+static const char *call_names[] = {"read",  "read_view", "readmatch",  "readall", "read_wait",
+                                   "write", "write_ref", "write_wait", "flush",   "flush_wait"};
 enum action { A_CLOSE, A_EOF };
 
 typedef struct pool pool;
@@ -35,7 +46,7 @@ typedef struct waiter {
 
 struct pool {
     pthread_barrier_t start;
-    tp_pipe *p;            /* this round's pipe; set before the barrier */
+    tp_pipe *p; /* this round's pipe; set before the barrier */
     enum call call;
     atomic_int returned;
     tp_event *all_back;
@@ -302,11 +313,11 @@ static void close_during_large_copy_writes(void **state)
         fail_msg("%s", f.msg);
 }
 
-#define PAIR(c, a)                                                                                \
-    static void c##_##a(void **state)                                                             \
-    {                                                                                             \
-        (void)state;                                                                              \
-        run_pair(c, a);                                                                           \
+#define PAIR(c, a)                                                                                 \
+    static void c##_##a(void **state)                                                              \
+    {                                                                                              \
+        (void)state;                                                                               \
+        run_pair(c, a);                                                                            \
     }
 PAIR(C_READ, A_CLOSE)
 PAIR(C_READ, A_EOF)
@@ -332,16 +343,26 @@ PAIR(C_FLUSH_WAIT, A_EOF)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(C_READ_A_CLOSE),       cmocka_unit_test(C_READ_A_EOF),
-        cmocka_unit_test(C_READ_VIEW_A_CLOSE),  cmocka_unit_test(C_READ_VIEW_A_EOF),
-        cmocka_unit_test(C_READMATCH_A_CLOSE),  cmocka_unit_test(C_READMATCH_A_EOF),
-        cmocka_unit_test(C_READALL_A_CLOSE),    cmocka_unit_test(C_READALL_A_EOF),
-        cmocka_unit_test(C_READ_WAIT_A_CLOSE),  cmocka_unit_test(C_READ_WAIT_A_EOF),
-        cmocka_unit_test(C_WRITE_A_CLOSE),      cmocka_unit_test(C_WRITE_A_EOF),
-        cmocka_unit_test(C_WRITE_REF_A_CLOSE),  cmocka_unit_test(C_WRITE_REF_A_EOF),
-        cmocka_unit_test(C_WRITE_WAIT_A_CLOSE), cmocka_unit_test(C_WRITE_WAIT_A_EOF),
-        cmocka_unit_test(C_FLUSH_A_CLOSE),      cmocka_unit_test(C_FLUSH_A_EOF),
-        cmocka_unit_test(C_FLUSH_WAIT_A_CLOSE), cmocka_unit_test(C_FLUSH_WAIT_A_EOF),
+        cmocka_unit_test(C_READ_A_CLOSE),
+        cmocka_unit_test(C_READ_A_EOF),
+        cmocka_unit_test(C_READ_VIEW_A_CLOSE),
+        cmocka_unit_test(C_READ_VIEW_A_EOF),
+        cmocka_unit_test(C_READMATCH_A_CLOSE),
+        cmocka_unit_test(C_READMATCH_A_EOF),
+        cmocka_unit_test(C_READALL_A_CLOSE),
+        cmocka_unit_test(C_READALL_A_EOF),
+        cmocka_unit_test(C_READ_WAIT_A_CLOSE),
+        cmocka_unit_test(C_READ_WAIT_A_EOF),
+        cmocka_unit_test(C_WRITE_A_CLOSE),
+        cmocka_unit_test(C_WRITE_A_EOF),
+        cmocka_unit_test(C_WRITE_REF_A_CLOSE),
+        cmocka_unit_test(C_WRITE_REF_A_EOF),
+        cmocka_unit_test(C_WRITE_WAIT_A_CLOSE),
+        cmocka_unit_test(C_WRITE_WAIT_A_EOF),
+        cmocka_unit_test(C_FLUSH_A_CLOSE),
+        cmocka_unit_test(C_FLUSH_A_EOF),
+        cmocka_unit_test(C_FLUSH_WAIT_A_CLOSE),
+        cmocka_unit_test(C_FLUSH_WAIT_A_EOF),
         cmocka_unit_test(close_during_large_copy_writes),
     };
     tp_set_log_fn(count_log, NULL);

@@ -25,14 +25,14 @@ typedef struct ref_slot {
 
 typedef struct job {
     tp_pipe *p;
-    uint64_t total;         /* bytes the writer writes */
+    uint64_t total; /* bytes the writer writes */
     uint64_t seed;
     ref_slot *slots;
     atomic_uint_least64_t released;
-    int write_err;          /* errno of the first failed write; 0: none */
+    int write_err; /* errno of the first failed write; 0: none */
     /* reader results */
     uint64_t got;
-    uint64_t bad_at;        /* first wrong offset + 1; 0: none */
+    uint64_t bad_at; /* first wrong offset + 1; 0: none */
     int read_err;
 } job;
 
@@ -239,8 +239,8 @@ static void no_wakeup_lost_in_ping_pong(void **state)
 typedef struct liner {
     tp_pipe *p;
     long lines;
-    size_t block;   /* the largest write */
-    unsigned cut;   /* 1 in `cut` bytes also ends a write */
+    size_t block;     /* the largest write */
+    unsigned cut;     /* 1 in `cut` bytes also ends a write */
     long flush_every; /* lines between flushes; 0: none */
     bool write_ok;
 } liner;
@@ -340,8 +340,7 @@ static void read_lines_with(size_t bsize, size_t block, unsigned cut, lines_with
 {
     tp_pipe *p = tp_pipe_new(bsize, true, true, 30.0, "lines");
     assert_non_null(p);
-    liner l = {p, (long)rel_env("TP_FAST_ROUNDS", 1) * 100000, block, cut, with.flush_every,
-               false};
+    liner l = {p, (long)rel_env("TP_FAST_ROUNDS", 1) * 100000, block, cut, with.flush_every, false};
     pthread_t t, pt;
     poker pk = {.p = p};
     atomic_init(&pk.stop, false);
@@ -421,11 +420,11 @@ static void readmatch_token_wakes_writers_and_flushes(void **state)
  * per write, and never while a view of it is out. */
 #define HUSK_BUFS 64
 #define HUSK_LEN 64
-#define HUSK_HELD 8   /* views the releaser holds at most */
+#define HUSK_HELD 8 /* views the releaser holds at most */
 #define HUSK_QUEUE 1024
 
 typedef struct held_view {
-    tp_view *v;       /* NULL: the reader is done */
+    tp_view *v; /* NULL: the reader is done */
     int buf;
 } held_view;
 
@@ -433,11 +432,11 @@ typedef struct husk_job {
     tp_pipe *p;
     long writes;
     unsigned char bufs[HUSK_BUFS][HUSK_LEN];
-    atomic_bool busy[HUSK_BUFS];    /* written, release not yet run */
+    atomic_bool busy[HUSK_BUFS]; /* written, release not yet run */
     atomic_int views_out[HUSK_BUFS];
-    atomic_int bad_release;         /* releases early, or twice */
+    atomic_int bad_release; /* releases early, or twice */
     int write_err, read_err;
-    long bad_view;                  /* first view out of order + 1 */
+    long bad_view; /* first view out of order + 1 */
     /* views on their way from the reader to the releaser */
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -28,8 +28,8 @@ int clock_gettime(clockid_t id, struct timespec *ts)
 {
     long r = syscall(SYS_clock_gettime, id, ts);
     if (r == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE)) {
-        long long ns = (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec +
-                       atomic_load(&realtime_shift_ns);
+        long long ns =
+            (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec + atomic_load(&realtime_shift_ns);
         ts->tv_sec = (time_t)(ns / 1000000000LL);
         ts->tv_nsec = (long)(ns % 1000000000LL);
     }
@@ -43,10 +43,22 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-enum kind { K_EVENT, K_READ_WAIT, K_WRITE_WAIT, K_FLUSH_WAIT, K_READ, K_WRITE, K_READMATCH,
-            K_FLUSH, K_READALL, K_WRITE_REF, NKINDS };
-static const char *kind_names[] = {"event_wait", "read_wait", "write_wait", "flush_wait", "read",
-                                   "write", "readmatch", "flush", "readall", "write_ref"};
+enum kind {
+    K_EVENT,
+    K_READ_WAIT,
+    K_WRITE_WAIT,
+    K_FLUSH_WAIT,
+    K_READ,
+    K_WRITE,
+    K_READMATCH,
+    K_FLUSH,
+    K_READALL,
+    K_WRITE_REF,
+    NKINDS
+};
+static const char *kind_names[] = {"event_wait", "read_wait", "write_wait", "flush_wait",
+                                   "read",       "write",     "readmatch",  "flush",
+                                   "readall",    "write_ref"};
 
 /* One timed wait of kind k for t seconds that nothing will satisfy.
  * Returns the elapsed nanoseconds, or -1 after recording a failure. */
@@ -72,6 +84,8 @@ static long long timed_wait(enum kind k, double t, rel_failure *f)
     long long r;
     long long t0 = now_ns();
     errno = 0;
+    /* One line per kind reads as a table. */
+    /* clang-format off */
     switch (k) {
     case K_EVENT: r = tp_event_wait(ev, t); break;
     case K_READ_WAIT: r = tp_pipe_read_wait(p, t); break;
@@ -84,14 +98,15 @@ static long long timed_wait(enum kind k, double t, rel_failure *f)
     case K_READALL: r = tp_pipe_readall(p, &out, &len); break;
     default: r = tp_pipe_write_ref(p, fill, 8, NULL, NULL); break;
     }
+    /* clang-format on */
     int e = errno;
     long long el = now_ns() - t0;
     tp_free(out);
     tp_pipe_free(p);
     tp_event_free(ev);
     if (r != -1 || e != ETIMEDOUT) {
-        rel_fail(f, "%s(%.6f s) returned %lld errno %d (%s), expected ETIMEDOUT", kind_names[k],
-                 t, r, e, strerror(e));
+        rel_fail(f, "%s(%.6f s) returned %lld errno %d (%s), expected ETIMEDOUT", kind_names[k], t,
+                 r, e, strerror(e));
         return -1;
     }
     /* 1 us of slack for the double -> timespec conversion of t. */
@@ -247,7 +262,9 @@ static void huge_timeouts_do_not_overflow(void **state)
             pthread_join(t, NULL);
             if (h.ret < 0)
                 fail_msg("timeout %g (%s): returned -1 errno %s", ts[i],
-                         which == 0 ? "read_wait" : which == 1 ? "read" : "event_wait",
+                         which == 0   ? "read_wait"
+                         : which == 1 ? "read"
+                                      : "event_wait",
                          strerror(h.err));
             tp_pipe_free(h.p);
             tp_event_free(h.ev);

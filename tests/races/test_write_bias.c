@@ -326,8 +326,7 @@ static void read_records(tp_pipe *p, checker *c, uint64_t n, int round)
         size_t max = want - c->records < sizeof buf ? (size_t)(want - c->records) : sizeof buf;
         ssize_t k = tp_pipe_read(p, buf, max);
         if (k <= 0)
-            fail_msg("round %d: read returned %zd (%s)", round, k,
-                     k < 0 ? strerror(errno) : "EOF");
+            fail_msg("round %d: read returned %zd (%s)", round, k, k < 0 ? strerror(errno) : "EOF");
         feed(c, buf, (size_t)k);
     }
 }
@@ -446,8 +445,8 @@ static void *ref_writer(void *arg)
     ref_run *rr = arg;
     for (uint64_t i = 0; i < rr->n; i++) {
         /* Writer 0's byte i: one-byte refs to constant storage. */
-        if (tp_pipe_write_ref(rr->p, &ref_bytes[i & SEQ_MASK], 1, count_release,
-                              &rr->released) != 1) {
+        if (tp_pipe_write_ref(rr->p, &ref_bytes[i & SEQ_MASK], 1, count_release, &rr->released) !=
+            1) {
             rr->err = errno ? errno : EIO;
             break;
         }

@@ -62,11 +62,23 @@ static const unsigned char delims[4][4] = {
     {0xF0}, {0xF1, 0xF2}, {0xF3, 0xF3, 0xF4}, {0xF5, 0xF6, 0xF5, 0xF7}};
 
 /* Where a thread is, for the watchdog's dump. */
-enum where { W_IDLE, W_WRITE, W_WRITE_REF, W_WWAIT, W_CANWRITE, W_GATE, W_READ, W_VIEW,
-             W_MATCH, W_RWAIT, W_RGATE, W_DONE };
-static const char *where_names[] = {"idle", "write", "write_ref", "write_wait", "canwrite",
-                                    "copy-gate", "read", "read_view", "readmatch", "read_wait",
-                                    "reader-gate", "done"};
+enum where {
+    W_IDLE,
+    W_WRITE,
+    W_WRITE_REF,
+    W_WWAIT,
+    W_CANWRITE,
+    W_GATE,
+    W_READ,
+    W_VIEW,
+    W_MATCH,
+    W_RWAIT,
+    W_RGATE,
+    W_DONE
+};
+static const char *where_names[] = {"idle",      "write",     "write_ref",   "write_wait",
+                                    "canwrite",  "copy-gate", "read",        "read_view",
+                                    "readmatch", "read_wait", "reader-gate", "done"};
 
 /* Reassembles records from a byte stream. */
 typedef struct parser {
@@ -79,12 +91,12 @@ typedef struct run {
     tp_pipe *p;
     const unsigned char *delim;
     size_t dlen;
-    uint64_t ops;                /* data-moving calls (writes + reads) to make */
-    uint64_t quota;              /* records per writer, at most */
-    double p_big;                /* chance of a full-range write size */
-    pthread_rwlock_t copy_gate;  /* shared: write_ref; exclusive: checked copy */
-    pthread_rwlock_t read_gate;  /* shared: readmatch; exclusive: plain reads (R > 1) */
-    parser shared;               /* read_gate exclusive */
+    uint64_t ops;                  /* data-moving calls (writes + reads) to make */
+    uint64_t quota;                /* records per writer, at most */
+    double p_big;                  /* chance of a full-range write size */
+    pthread_rwlock_t copy_gate;    /* shared: write_ref; exclusive: checked copy */
+    pthread_rwlock_t read_gate;    /* shared: readmatch; exclusive: plain reads (R > 1) */
+    parser shared;                 /* read_gate exclusive */
     _Atomic uint64_t *seen[MAX_W]; /* bitmap per writer: record received */
     atomic_uint_fast64_t nrec[MAX_W];
     atomic_uint_fast64_t bytes_in, bytes_out, write_calls, read_calls, progress;
@@ -172,8 +184,8 @@ static void check_record(worker *wk, const unsigned char *b, size_t n)
 {
     run *r = wk->r;
     if (n < HDR + r->dlen || b[0] != 'R') {
-        rel_fail(&r->f, "[%s] reader %d: malformed record (%zu bytes, first 0x%02x)",
-                 r->c->name, wk->id, n, n ? b[0] : 0);
+        rel_fail(&r->f, "[%s] reader %d: malformed record (%zu bytes, first 0x%02x)", r->c->name,
+                 wk->id, n, n ? b[0] : 0);
         return;
     }
     uint64_t w = get35(b + 1), seq = get35(b + 6), len = get35(b + 11), h = get35(b + 16);
@@ -436,8 +448,8 @@ static void *writer_main(void *arg)
     run *r = wk->r;
     uint64_t seq = 0;
     /* Writers stop once writes and reads together reach the budget. */
-    while (atomic_load(&r->write_calls) + atomic_load(&r->read_calls) < r->ops &&
-           seq < r->quota && !atomic_load(&r->f.failed)) {
+    while (atomic_load(&r->write_calls) + atomic_load(&r->read_calls) < r->ops && seq < r->quota &&
+           !atomic_load(&r->f.failed)) {
         maybe_toggle(wk, true);
         size_t s = pick_size(wk);
         if (s == 0) {
@@ -589,7 +601,7 @@ static void *reader_main(void *arg)
         maybe_toggle(wk, false);
         if (single) {
             ssize_t k = rel_below(&wk->rng, 3) == 0 ? match_some(wk, &own)
-                                                       : read_some(wk, &own, buf, bufcap);
+                                                    : read_some(wk, &own, buf, bufcap);
             if (k == -3)
                 k = read_some(wk, &own, buf, bufcap);
             if (k == -2)
@@ -598,8 +610,7 @@ static void *reader_main(void *arg)
                 /* readmatch returns 0 at EOF with nothing matching; a read
                  * returning 0 is EOF. Both mean the end when empty. */
                 if (own.have != 0)
-                    rel_fail(&r->f, "[%s] EOF inside a record (%zu bytes)", r->c->name,
-                             own.have);
+                    rel_fail(&r->f, "[%s] EOF inside a record (%zu bytes)", r->c->name, own.have);
                 break;
             }
             continue;
@@ -744,8 +755,7 @@ static void run_config(void **state)
         ws[i].r = r;
         ws[i].id = id;
         ws[i].rng = rel_seed(r->seed, (uint64_t)id * 7919 + c->bsize);
-        assert_int_equal(pthread_create(&ts[i], NULL, i < c->W ? writer_main : reader_main,
-                                        &ws[i]),
+        assert_int_equal(pthread_create(&ts[i], NULL, i < c->W ? writer_main : reader_main, &ws[i]),
                          0);
     }
     for (int i = 0; i < c->W; i++)
@@ -778,8 +788,7 @@ static void run_config(void **state)
         uint64_t n = r->nrec[w];
         for (uint64_t s = 0; s < n; s++)
             if (!(r->seen[w][s / 64] & ((uint64_t)1 << (s % 64))))
-                fail_msg("[%s] writer %d record %llu was lost", c->name, w,
-                         (unsigned long long)s);
+                fail_msg("[%s] writer %d record %llu was lost", c->name, w, (unsigned long long)s);
         free(r->seen[w]);
     }
     tp_event_free(r->done);
