@@ -240,7 +240,7 @@ static void print_ladder(int runs, double seconds)
             v[rung][i] = tf_ladder_rate(rung, seconds);
     printf("tpipe's zero-copy design added one feature at a time (M hand-offs/s, median):\n");
     for (int rung = 0; rung < n; rung++)
-        printf("  %d. %s: %.2f\n", rung + 1, tf_ladder_name(rung), median(v[rung], runs) / 1e6);
+        printf("  %d. %s: %.2f\n", rung, tf_ladder_name(rung), median(v[rung], runs) / 1e6);
 }
 
 int main(int argc, char **argv)

@@ -3,9 +3,12 @@
  * one thing tpipe's read_view and write_ref do, with the same writer, pool
  * and room (IN_FLIGHT hand-offs) as section 3:
  *
- *   1. a read takes one hand-off and stores the read count (`consumed`),
+ *   0. a read takes one hand-off and stores the read count (`consumed`),
  *      which shares a line with the written count, as tpipe's counters
- *      do: what an exact count after every call needs;
+ *      do: what an exact count after every call needs. The descriptor
+ *      (tpipe's 80 bytes) is written into the ring itself;
+ *   1. each descriptor lives outside the ring, which holds a pointer to
+ *      it, as a chain of descriptors does (64 of them, one per buffer);
  *   2. tpipe's descriptors: 80 bytes, linked in a chain, recycled through
  *      a lock-free stack (the writer takes it back once per 8), each with
  *      a reference count that the reader decrements;
@@ -27,6 +30,7 @@
 #define RECYCLE_BATCH 8 /* hand-offs between the writer's takes of the stack */
 
 enum feature {
+    INLINE = 16,     /* rung 0 only */
     DESCRIPTORS = 1, /* rung 2 */
     PLAIN_LOCK = 2,  /* rung 3 */
     MUTEX = 4,       /* rung 4 */
@@ -37,7 +41,8 @@ static const struct rung {
     const char *name;
     unsigned features;
 } rungs[] = {
-    {"one hand-off per read, exact counts", 0},
+    {"one hand-off per read, exact counts, descriptors in the ring", INLINE},
+    {"+ descriptors outside the ring, found through a pointer", 0},
     {"+ tpipe's descriptors (chained, counted, recycled)", DESCRIPTORS},
     {"+ a reader lock taken with plain stores", DESCRIPTORS | PLAIN_LOCK},
     {"+ a pthread mutex instead (tpipe's pipe lock)", DESCRIPTORS | MUTEX},
@@ -68,6 +73,7 @@ typedef struct ladder {
     _Alignas(LINE) atomic_int lock_word;
     _Alignas(LINE) _Atomic(desc *) released; /* the recycling stack */
     _Alignas(LINE) atomic_bool done;
+    _Alignas(LINE) desc slots[IN_FLIGHT];           /* rung 0: the descriptors themselves */
     _Alignas(LINE) _Atomic(desc *) ring[IN_FLIGHT]; /* rung 1: by position */
     desc sentinel;                                  /* the chain's start */
     desc fixed[BUFFERS];                            /* rung 1: one per buffer, reused with it */
@@ -144,12 +150,14 @@ static void *ladder_writer(void *arg)
     for (long i = 0; i < l->count; i++) {
         pooled *b = tf_take_buffer(l->pool, i);
         tf_await_room(&l->consumed, published, &consumed_seen);
-        desc *d = chained ? take_desc(l, &r) : &l->fixed[i % BUFFERS];
+        desc *d = chained                ? take_desc(l, &r)
+                  : l->features & INLINE ? &l->slots[published % IN_FLIGHT]
+                                         : &l->fixed[i % BUFFERS];
         fill_desc(d, b);
         if (chained) {
             atomic_store_explicit(&tail->next, d, memory_order_release);
             tail = d;
-        } else {
+        } else if (!(l->features & INLINE)) {
             atomic_store_explicit(&l->ring[published % IN_FLIGHT], d, memory_order_relaxed);
         }
         published++;
@@ -177,9 +185,13 @@ static void leave(ladder *l)
         atomic_store_explicit(&l->lock_word, 0, memory_order_release);
 }
 
-/* A hand-off a read took, to release after leaving the lock. */
+/* A hand-off a read took, to release after leaving the lock. The
+ * release is copied out: once the read count is stored, the writer may
+ * reuse a descriptor that lives in the ring. */
 typedef struct taken {
     desc *d;
+    void (*release)(void *ctx);
+    void *ctx;
     desc *passed; /* the descriptor the chain no longer needs, or NULL */
 } taken;
 
@@ -187,8 +199,10 @@ typedef struct taken {
  * ring's slot. */
 static taken take_next(ladder *l, desc **last, unsigned long consumed)
 {
-    taken t = {NULL, NULL};
-    if (l->features & DESCRIPTORS) {
+    taken t = {NULL, NULL, NULL, NULL};
+    if (l->features & INLINE) {
+        t.d = &l->slots[consumed % IN_FLIGHT];
+    } else if (l->features & DESCRIPTORS) {
         t.d = atomic_load_explicit(&(*last)->next, memory_order_acquire);
         if (*last != &l->sentinel)
             t.passed = *last;
@@ -196,6 +210,8 @@ static taken take_next(ladder *l, desc **last, unsigned long consumed)
     } else {
         t.d = atomic_load_explicit(&l->ring[consumed % IN_FLIGHT], memory_order_relaxed);
     }
+    t.release = t.d->release;
+    t.ctx = t.d->ctx;
     return t;
 }
 
@@ -231,7 +247,7 @@ static size_t ladder_read(ladder *l)
         atomic_store_explicit(&l->consumed, consumed, memory_order_release);
         leave(l);
         for (unsigned long i = 0; i < n; i++) {
-            batch[i].d->release(batch[i].d->ctx);
+            batch[i].release(batch[i].ctx);
             if (batch[i].passed != NULL)
                 recycle_desc(l, batch[i].passed);
         }
