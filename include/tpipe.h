@@ -354,7 +354,8 @@ TP_API ssize_t tp_pipe_readmatch_into(tp_pipe *p, const void *match, size_t mlen
 /* Vectored tp_pipe_write / tp_pipe_read: the iovecs are one logical buffer.
  * writev copies at most canwrite bytes in total, contiguously in the
  * stream; readv fills the iovecs in order. iovcnt 0 returns 0; a negative
- * iovcnt or NULL iov with iovcnt > 0 is EINVAL. */
+ * iovcnt, NULL iov with iovcnt > 0, or lengths adding up past SSIZE_MAX
+ * is EINVAL. */
 TP_API ssize_t tp_pipe_writev(tp_pipe *p, const struct iovec *iov, int iovcnt);
 TP_API ssize_t tp_pipe_readv(tp_pipe *p, const struct iovec *iov, int iovcnt);
 

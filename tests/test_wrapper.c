@@ -298,7 +298,15 @@ static void null_arguments(void **state)
     assert_fails_with(tp_wrapper_read(w, NULL, 4), EINVAL);
     assert_fails_with(tp_wrapper_peek(w, NULL, 4), EINVAL);
     assert_int_equal(tp_wrapper_read(w, NULL, 0), 0);
+    assert_int_equal(tp_wrapper_peek(w, NULL, 0), 0);
     assert_int_equal(tp_wrapper_tell(w), 0);
+    tp_wrapper_free(w);
+    /* A memory source without memory: only an empty one is valid. */
+    assert_null_with(tp_wrapper_new_mem(NULL, 3, 0), EINVAL);
+    w = tp_wrapper_new_mem(NULL, 0, 0);
+    assert_non_null(w);
+    assert_int_equal(tp_wrapper_read(w, buf, sizeof buf), 0);
+    assert_int_equal(tp_wrapper_length(w), 0);
     tp_wrapper_free(w);
 }
 

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "adapters_util.h"
 
+#include <limits.h>
 #include <math.h>
 
 static void read_timed_times_out_no_earlier(void **state)
@@ -217,6 +218,9 @@ static void readmatch_into_errors(void **state)
     assert_fails_with(tp_pipe_readmatch_into(NULL, "\n", 1, buf, sizeof buf, 0), EINVAL);
     assert_fails_with(tp_pipe_readmatch_into(p, "\n", 0, buf, sizeof buf, 0), EINVAL);
     assert_fails_with(tp_pipe_readmatch_into(p, "\n", 1, buf, sizeof buf, NAN), EINVAL);
+    assert_fails_with(tp_pipe_readmatch_into(p, "\n", 1, NULL, 4, 0), EINVAL);
+    /* No buffer and no room: no line could ever fit, so no wait either. */
+    assert_fails_with(tp_pipe_readmatch_into(p, "\n", 1, NULL, 0, 1), EMSGSIZE);
     double t0 = tt_now();
     assert_fails_with(tp_pipe_readmatch_into(p, "\n", 1, buf, sizeof buf, 0.05), ETIMEDOUT);
     assert_not_earlier(tt_now() - t0, 0.05);
@@ -292,6 +296,14 @@ static void writev_arguments(void **state)
     assert_fails_with(tp_pipe_readv(p, NULL, 1), EINVAL);
     assert_fails_with(tp_pipe_readv(NULL, iov, 1), EINVAL);
     assert_int_equal(tp_pipe_readv(p, iov, 0), 0);
+    /* Lengths that add up past SSIZE_MAX, or past SIZE_MAX: the bases are
+     * never touched. */
+    struct iovec huge[2] = {{"a", (size_t)SSIZE_MAX}, {"b", (size_t)SSIZE_MAX}};
+    struct iovec wraps[2] = {{"a", 1}, {"b", SIZE_MAX}};
+    assert_fails_with(tp_pipe_writev(p, huge, 2), EINVAL);
+    assert_fails_with(tp_pipe_writev(p, wraps, 2), EINVAL);
+    assert_fails_with(tp_pipe_readv(p, huge, 2), EINVAL);
+    assert_fails_with(tp_pipe_readv(p, wraps, 2), EINVAL);
     assert_int_equal(tp_pipe_buffered(p), 0);
     assert_int_equal(tp_pipe_write_eof(p), 0);
     assert_fails_with(tp_pipe_writev(p, iov, 1), EPIPE);
