@@ -31,6 +31,8 @@ static ssize_t read_mem(void *ctx, void *buf, size_t n)
 {
     mem_source *m = ctx;
     size_t k = TP__MIN(n, m->len - m->pos);
+    if (k == 0)
+        return 0; /* an empty source may have no memory at all (data NULL) */
     if (k > SSIZE_MAX)
         k = SSIZE_MAX;
     memcpy(buf, m->data + m->pos, k);
