@@ -17,6 +17,8 @@
  *                 at a time with tp_pipe_read;
  *                 lines: 80-byte CRLF lines written 819 at a time into a
  *                 64 KiB pipe, read one by one with tp_pipe_readmatch;
+ *                 pingpong: one byte written to a pipe, echoed back
+ *                 through a second pipe by another thread, and awaited;
  *                 tpbench's workloads of those names, one writer each.
  *   --views=N     zerocopy: the reader takes up to N views per
  *                 tp_pipe_read_views call and gives them back with
@@ -38,10 +40,11 @@
 #define LINE_SIZE 80                       /* lines: one line, CRLF included */
 #define BLOCK_LINES (BUF_SIZE / LINE_SIZE) /* lines: whole lines per write */
 
-enum workload { ZEROCOPY, SMALL, LINES };
-static const char *const workload_names[] = {"zerocopy", "small", "lines"};
+enum workload { ZEROCOPY, SMALL, LINES, PINGPONG };
+static const char *const workload_names[] = {"zerocopy", "small", "lines", "pingpong"};
 /* What a workload's rate counts. */
-static const char *const unit_names[] = {"M hand-offs/s", "M msg/s", "M lines/s"};
+static const char *const unit_names[] = {"M hand-offs/s", "M msg/s", "M lines/s",
+                                         "M round trips/s"};
 
 /* The calls the workload makes, from one build. */
 typedef struct build {
@@ -72,6 +75,7 @@ typedef struct run {
     enum workload wl;
     int views; /* zerocopy: views per read call, 0 for read_view */
     tp_pipe *p;
+    tp_pipe *back; /* pingpong: the echo's way back */
     _Alignas(LINE) atomic_bool stop;
 } run;
 
@@ -151,6 +155,46 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Pingpong's echo: sends every byte back until EOF. */
+static void *echo_main(void *arg)
+{
+    run *r = arg;
+    unsigned char byte;
+    ssize_t n;
+    while ((n = r->b->read(r->p, &byte, 1)) == 1)
+        write_all(r->b, r->back, &byte, 1);
+    if (n < 0)
+        die("echo: tp_pipe_read");
+    return NULL;
+}
+
+/* Round trips through one build for about `seconds`: M per second. */
+static double measure_pingpong(const build *b, double seconds)
+{
+    run r = {.b = b, .wl = PINGPONG};
+    r.p = b->pipe_new(BUF_SIZE, true, true, TP_FOREVER, "tpab");
+    r.back = b->pipe_new(BUF_SIZE, true, true, TP_FOREVER, "tpab-back");
+    if (r.p == NULL || r.back == NULL)
+        die("tp_pipe_new");
+    pthread_t echo;
+    tf_run_thread(&echo, echo_main, &r);
+    double t0 = tf_now(), elapsed;
+    long trips = 0;
+    for (;; trips++) {
+        unsigned char out = (unsigned char)trips, in;
+        write_all(b, r.p, &out, 1);
+        if (b->read(r.back, &in, 1) != 1 || in != out)
+            die("pingpong: echo");
+        if (trips % 256 == 0 && (elapsed = tf_now() - t0) >= seconds)
+            break;
+    }
+    b->write_eof(r.p);
+    pthread_join(echo, NULL);
+    b->pipe_free(r.p);
+    b->pipe_free(r.back);
+    return (double)trips / elapsed / 1e6;
+}
+
 /* One zero-copy read call: the views it took, given back. Returns how
  * many. */
 static long read_views_once(const build *b, tp_pipe *p, int views)
@@ -192,6 +236,8 @@ static long read_once(const run *r)
  * unit (unit_names). */
 static double measure(const build *b, enum workload wl, int views, double seconds)
 {
+    if (wl == PINGPONG)
+        return measure_pingpong(b, seconds);
     run r = {.b = b, .wl = wl, .views = views};
     r.p = b->pipe_new(wl == ZEROCOPY ? PIPE_SIZE : BUF_SIZE, true, true, TP_FOREVER, "tpab");
     if (r.p == NULL)
@@ -230,8 +276,8 @@ static double quantile(double *v, int n, double q)
 
 static void usage(void)
 {
-    fputs("usage: tpab [--workload=zerocopy|small|lines] [--rounds=N] [--seconds=S] [--views=N]\n"
-          "            LIB_A LIB_B\n",
+    fputs("usage: tpab [--workload=zerocopy|small|lines|pingpong] [--rounds=N] [--seconds=S]\n"
+          "            [--views=N] LIB_A LIB_B\n",
           stderr);
     exit(2);
 }
@@ -248,6 +294,8 @@ int main(int argc, char **argv)
             wl = SMALL;
         else if (strcmp(argv[i], "--workload=lines") == 0)
             wl = LINES;
+        else if (strcmp(argv[i], "--workload=pingpong") == 0)
+            wl = PINGPONG;
         else if (strcmp(argv[i], "--workload=zerocopy") == 0)
             wl = ZEROCOPY;
         else if (strncmp(argv[i], "--rounds=", 9) == 0)
