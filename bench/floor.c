@@ -3,19 +3,22 @@
  *
  *   1. a cache line bounced between two threads: the round trip, and so the
  *      cost of every variable that both sides of a pipe write;
- *   2. a bare single-producer single-consumer byte ring of 64 KiB: small
+ *   2. one byte sent to another thread and echoed back through two bare
+ *      rings, with the bytes on lines of their own or beside the count the
+ *      reader watches (floor_pingpong.c): the floor for tpbench's ping-pong;
+ *   3. a bare single-producer single-consumer byte ring of 64 KiB: small
  *      messages copied in one at a time and published by a release store,
  *      a reader that lets a few KiB gather (as tpipe's reader does) and
  *      copies them out in one go. No lock, no statistics, no blocking, one
  *      writer only: the ceiling for small messages through shared memory;
- *   3. bare zero-copy hand-offs with tpbench's zero-copy harness: the
+ *   4. bare zero-copy hand-offs with tpbench's zero-copy harness: the
  *      writer takes each buffer from the same pool of 64 (a busy flag on a
  *      line of its own, cleared by a release callback on the reader's
  *      thread) and passes a descriptor through a ring with room for 16
  *      (1 MiB of 64 KiB buffers, the pipe tpbench uses); the reader takes
  *      every descriptor there is, releases each buffer and frees the ring
  *      space in one store. The ceiling for the zero-copy workload.
- *   4. the same hand-offs with tpipe's zero-copy design added one feature
+ *   5. the same hand-offs with tpipe's zero-copy design added one feature
  *      at a time (floor_ladder.c): what each costs on this machine.
  *
  * Usage: tpfloor [--runs=N] [--quick]. Prints the median of N runs (5). */
@@ -69,7 +72,7 @@ static double line_round_trip(long rounds)
     return secs / (double)rounds * 1e9;
 }
 
-/* ---- 2. the bare ring ---- */
+/* ---- 3. the bare ring ---- */
 
 typedef struct ring {
     _Alignas(LINE) atomic_size_t tail; /* bytes ever written; the writer's */
@@ -140,7 +143,7 @@ static double ring_rate(size_t msg, double seconds)
     return (double)r.count / secs;
 }
 
-/* ---- 3. bare zero-copy hand-offs ---- */
+/* ---- 4. bare zero-copy hand-offs ---- */
 
 /* What a zero-copy hand-off passes: the bytes, and whom to tell when the
  * reader is done with them. */
@@ -228,7 +231,7 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Section 4. The rungs take turns within each run, so that a change in
+/* Section 5. The rungs take turns within each run, so that a change in
  * the machine's speed during the runs weighs on each rung alike. */
 static void print_ladder(int runs, double seconds)
 {
@@ -241,6 +244,19 @@ static void print_ladder(int runs, double seconds)
     printf("tpipe's zero-copy design added one feature at a time (M hand-offs/s, median):\n");
     for (int rung = 0; rung < n; rung++)
         printf("  %d. %s: %.2f\n", rung, tf_ladder_name(rung), median(v[rung], runs) / 1e6);
+}
+
+/* Section 2. The layouts take turns within each run, as the rungs do. */
+static void print_pingpong(int runs, double seconds)
+{
+    static double v[2][64];
+    for (int i = 0; i < runs; i++)
+        for (int beside = 0; beside < 2; beside++)
+            v[beside][i] = tf_pingpong_round_trip(beside, seconds);
+    printf("1-byte ping-pong through two bare rings (mean round trip, median of runs):\n"
+           "  bytes on a line of their own: %.3f us\n"
+           "  bytes beside the count the reader watches: %.3f us\n",
+           median(v[0], runs) * 1e6, median(v[1], runs) * 1e6);
 }
 
 int main(int argc, char **argv)
@@ -265,6 +281,7 @@ int main(int argc, char **argv)
         v[i] = line_round_trip((long)(seconds * 4e6));
     double rt = median(v, runs);
     printf("cache line round trip between two threads: %.1f ns (%.1f ns one way)\n", rt, rt / 2);
+    print_pingpong(runs, seconds);
     static const size_t sizes[] = {16, 64};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         for (int i = 0; i < runs; i++)

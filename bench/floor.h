@@ -32,7 +32,12 @@ pooled *tf_take_buffer(pooled *pool, long i);
  * `*read_seen` is the writer's copy of the reader's count `read`. */
 void tf_await_room(atomic_ulong *read, unsigned long written, unsigned long *read_seen);
 
-/* Section 4 (floor_ladder.c): the rungs, and one run of rung `rung`
+/* Section 2 (floor_pingpong.c): one run of the ping-pong floor, with the
+ * bytes beside the ring's count or on lines of their own, for about
+ * `seconds`: the mean round trip in seconds. */
+double tf_pingpong_round_trip(bool beside, double seconds);
+
+/* Section 5 (floor_ladder.c): the rungs, and one run of rung `rung`
  * (0 <= rung < tf_ladder_rungs) for about `seconds`: hand-offs per second. */
 extern const int tf_ladder_rungs;
 const char *tf_ladder_name(int rung);

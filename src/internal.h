@@ -342,9 +342,13 @@ typedef struct tp__ext {
      * line would cost each side a miss per call. */
     char pad_writer[64];
     struct {
-        uint64_t writes;        /* the stats' `writes` */
-        uint64_t published;     /* the writers' copy of `published` */
-        size_t peak_buffered;   /* the stats' `peak_buffered` */
+        uint64_t writes;    /* the stats' `writes` */
+        uint64_t published; /* the writers' copy of `published` */
+        /* `consumed` as the writers last read it: the room they can count
+         * on without a look at the reader's line (see room_for in
+         * pipe_write.c). It only lags, so it never overstates the room. */
+        uint64_t consumed;
+        size_t bsize;           /* the pipe's, on this line */
         uint64_t last_write_ns; /* tp__now_coarse_ns of the last write */
         size_t grow_cap;        /* size of the next small-write segment */
         /* The write token's bias (see wtoken.c). */
@@ -417,9 +421,11 @@ struct tp_pipe {
     tp__counter published; /* bytes ever made readable: readmatch's progress clock; token */
 
     /* -- read on every call, seldom written -- */
-    size_t bsize;    /* read-only after creation */
-    size_t reserved; /* bytes being copied in by writers, not yet linked; lock + token */
-    tp__ext *ext;    /* created on first need */
+    size_t bsize; /* read-only after creation */
+    /* Bytes being copied in by writers, not yet linked; lock + token.
+     * Never above 0 without tail_busy, which fast writes check instead. */
+    size_t reserved;
+    tp__ext *ext; /* created on first need */
     tp_event *rflag;
     double timeout;      /* read-only after creation */
     atomic_uint watched; /* readers waiting for bytes, + 1 once fds exist; lock */

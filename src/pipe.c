@@ -119,8 +119,10 @@ int tp__pipe_make_ext(tp_pipe *p)
     memset(ext, 0, sizeof *ext);
     atomic_init(&ext->seq, 0);
     ext->rnotify = ext->wnotify = TP__NOTIFY_NONE;
-    ext->w.peak_buffered = tp__pipe_buffered(p);
+    ext->stats.peak_buffered = tp__pipe_buffered(p);
     ext->w.published = tp__count(&p->published);
+    ext->w.consumed = tp__count(&p->consumed);
+    ext->w.bsize = p->bsize;
     p->ext = ext;
     return 0;
 }
@@ -372,9 +374,18 @@ void tp__pipe_trim_head(tp_pipe *p, tp__seg **garbage)
         drop_head(p, garbage);
 }
 
-/* Counts n more bytes as read, and the read in the statistics. */
+/* Counts n more bytes as read, and the read in the statistics. The
+ * reader keeps the peak of what was buffered: bytes pile up only between
+ * reads, so the most there ever were is what a read found (or what is
+ * there now, which tp_pipe_get_stats adds). */
 static void count_consumed(tp_pipe *p, size_t n)
 {
+    if (p->ext != NULL) {
+        tp_pipe_stats *st = &p->ext->stats;
+        size_t found = tp__pipe_buffered(p);
+        if (found > st->peak_buffered)
+            st->peak_buffered = found;
+    }
     tp__count_add(&p->consumed, n);
     if (p->ext != NULL) {
         tp__match_cache *m = &p->ext->match;

@@ -88,13 +88,14 @@ int tp_pipe_get_stats(tp_pipe *p, tp_pipe_stats *out)
     if (p->ext != NULL) {
         *out = p->ext->stats;
         out->writes = p->ext->w.writes;
-        out->peak_buffered = p->ext->w.peak_buffered;
         out->last_write = (double)p->ext->w.last_write_ns / 1e9;
         out->last_read = (double)p->ext->last_read_ns / 1e9;
     } else {
         memset(out, 0, sizeof *out);
     }
     out->buffered = tp__pipe_buffered(p);
+    if (out->buffered > out->peak_buffered)
+        out->peak_buffered = out->buffered; /* piled up since the last read */
     out->bytes_in = tp__count(&p->published);
     tp__pipe_unlock_both(p);
     return 0;

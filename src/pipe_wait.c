@@ -72,6 +72,8 @@ static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, un
     uint64_t progress = tp__pipe_progress(p);
     const tp__counter *published = waiters == &p->rwaiters && moving == NULL ? &p->published : NULL;
     uint64_t seen_published = published ? tp__count(published) : 0;
+    const tp__seg *head = published ? p->head : NULL;
+    const char *next_byte = head ? head->data + head->start : NULL;
     tp__pipe_unlock(p);
     bool bumped = false;
     double until = tp__now() + ns / 1e9;
@@ -84,6 +86,19 @@ static bool watch_spin_word(tp_pipe *p, const unsigned *waiters, size_t need, un
         }
         uint64_t now_published = published != NULL ? tp__count(published) : seen_published;
         if (now_published != seen_published) {
+            /* The reader is about to read the head segment's header and
+             * its next byte, two lines the writer has just written, and
+             * then to store its counter, whose line the writer's store
+             * just took: asking for all three now (the last one to
+             * write) overlaps their trips between the cores, which
+             * otherwise come one after another, the last while the
+             * unlock waits for the store. A prefetch of a segment that
+             * has gone meanwhile does no harm. */
+            if (head != NULL) {
+                __builtin_prefetch(head);
+                __builtin_prefetch(next_byte);
+                __builtin_prefetch(&p->consumed, 1);
+            }
             /* Enough for the caller (readmatch may need a whole line)? */
             seen_published = now_published;
             if (tp__pipe_buffered(p) >= need) {

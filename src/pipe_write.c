@@ -99,21 +99,11 @@ static ssize_t wait_room(tp_pipe *p, double timeout, size_t want)
  * them. Waking readers is up to the caller. */
 static void publish(tp_pipe *p, size_t n)
 {
-    /* The counters' line, which the reader writes too, is loaded before
-     * the store and not after it: the caller's room check has just
-     * fetched it, while after the store a load would wait until the line
-     * came back from the reader's core (a store alone does not hold the
-     * writer up). The peak may then count bytes the reader took in the
-     * meantime, as loading after the store could miss some it added. */
     tp__ext *x = p->ext;
-    uint64_t out = tp__count(&p->consumed);
     x->w.published += n;
     atomic_store_explicit(&p->published, x->w.published, memory_order_release);
-    size_t buffered = (size_t)(x->w.published - out);
     x->w.writes++; /* bytes_in is `published`, filled in by tp_pipe_get_stats */
     x->w.last_write_ns = tp__now_coarse_ns();
-    if (buffered > x->w.peak_buffered)
-        x->w.peak_buffered = buffered;
 }
 
 /* Publishes with both locks held, waking the readers that wait. */
@@ -304,6 +294,23 @@ static ssize_t zero_write(tp_pipe *p, tp_release_fn release, void *ctx)
     return 0;
 }
 
+/* Whether n more bytes fit the pipe, for a write holding the token with
+ * no large write in progress (so nothing is reserved). The writers' copy
+ * of `consumed` answers first; the reader's counter, on the reader's
+ * line, is read only when the copy says no. */
+static inline bool room_for(tp_pipe *p, size_t n)
+{
+    tp__ext *x = p->ext;
+    for (bool looked = false;; looked = true) {
+        size_t used = (size_t)(x->w.published - x->w.consumed);
+        if (used < x->w.bsize && x->w.bsize - used >= n)
+            return true;
+        if (looked)
+            return false;
+        x->w.consumed = tp__count(&p->consumed);
+    }
+}
+
 /* Whether a small write of n bytes fits the tail segment's free space
  * with nothing in the way: no wait, no new segment, no other writer's
  * copy in progress (eof covers closed: tp_pipe_close sets both). The
@@ -312,7 +319,7 @@ static inline bool fits_tail(tp_pipe *p, size_t n)
 {
     tp__seg *t = p->tail;
     return t != NULL && !t->is_ref && t->cap - tp__seg_end(t) >= n && !p->tail_busy && !p->eof &&
-           tp__pipe_room(p) >= n;
+           room_for(p, n);
 }
 
 /* The common small write (n <= TP__COPY_LOCKED_MAX), with the write
@@ -449,7 +456,7 @@ static bool write_ref_fast(tp_pipe *p, const void *buf, size_t n, tp_release_fn 
     if (!tp__wtoken_try(p))
         return false;
     tp__seg *t = p->tail, *s = NULL;
-    if (t != NULL && !p->tail_busy && !p->eof && tp__pipe_room(p) > 0 && !strands_space(t))
+    if (t != NULL && !p->tail_busy && !p->eof && room_for(p, 1) && !strands_space(t))
         s = tp__seg_new_ref(p->pool, buf, n, release, ctx);
     if (s == NULL) {
         tp__wtoken_give(p);

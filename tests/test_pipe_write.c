@@ -223,6 +223,8 @@ static void write_sees_every_byte_the_reader_freed(void **state)
                 done += n;
             }
             assert_int_equal(tp_pipe_canwrite(p), BSIZE - done);
+            if (done == BSIZE) /* and no room is made up */
+                assert_fails_with(tp_pipe_write(p, src, n), EAGAIN);
             for (size_t got = 0; got < done;) {
                 ssize_t r = tp_pipe_read(p, buf, n);
                 assert_int_equal(r, n);

@@ -80,6 +80,25 @@ static void stats_count_bytes_and_calls(void **state)
     tp_pipe_free(p);
 }
 
+static void stats_peak_buffered_between_reads(void **state)
+{
+    (void)state;
+    /* The peak is what a read found, or what piled up since the last. */
+    tp_pipe *p = tp_pipe_new(64, false, false, TP_FOREVER, NULL);
+    char buf[64];
+    assert_int_equal(tp_pipe_write(p, "0123456789", 10), 10);
+    assert_int_equal(tp_pipe_read(p, buf, 4), 4);
+    assert_int_equal(tp_pipe_write(p, "abc", 3), 3);
+    assert_int_equal(stats_of(p).peak_buffered, 10);
+    assert_int_equal(tp_pipe_write(p, "defgh", 5), 5);
+    tp_pipe_stats st = stats_of(p);
+    assert_int_equal(st.peak_buffered, 14);
+    assert_int_equal(st.buffered, 14);
+    assert_int_equal(tp_pipe_read(p, buf, sizeof buf), 14);
+    assert_int_equal(stats_of(p).peak_buffered, 14);
+    tp_pipe_free(p);
+}
+
 static void stats_peak_buffered(void **state)
 {
     (void)state;
@@ -347,6 +366,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(stats_start_at_zero),
         cmocka_unit_test(stats_count_bytes_and_calls),
         cmocka_unit_test(stats_peak_buffered),
+        cmocka_unit_test(stats_peak_buffered_between_reads),
         cmocka_unit_test(stats_count_enobufs_and_timeouts),
         cmocka_unit_test(stats_last_progress_times),
         cmocka_unit_test(stats_count_reader_wait),
