@@ -4,8 +4,9 @@
 # benchmark suite (tpbench) against kernel pipes, socketpair and a naive
 # ring, writing a table, CSV and a PNG chart to build/release/bench-results,
 # and finally measures the machine's own limits between two threads
-# (tpfloor: a cache line's round trip, bare lock-free byte and zero-copy rings,
-# and the latter with tpipe's zero-copy design added one feature at a time).
+# (tpfloor: a cache line's round trip, a ping-pong through bare rings, bare
+# lock-free byte and zero-copy rings, and the latter with tpipe's zero-copy
+# design added one feature at a time).
 # Extra arguments go to tpbench (e.g. --quick, --runs=3, --workload=small).
 set -euo pipefail
 cd "$(dirname "$0")"
