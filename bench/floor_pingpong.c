@@ -45,7 +45,9 @@ static unsigned long ring_size(const pp_run *r)
 static void put(pp_run *r, pp_ring *q, unsigned char byte)
 {
     unsigned long size = ring_size(r);
-    while (q->my_sent - q->taken_seen >= size) /* never, with one byte in flight */
+    /* Once per ring's worth of bytes; it never waits, with one byte in
+     * flight. */
+    while (q->my_sent - q->taken_seen >= size)
         q->taken_seen = atomic_load_explicit(&q->taken, memory_order_acquire);
     unsigned char *slot = r->beside ? &q->beside[q->my_sent % size] : &q->apart[q->my_sent % size];
     *slot = byte;
