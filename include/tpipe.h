@@ -436,7 +436,8 @@ typedef struct tp_pipe_stats {
     double write_wait_secs; /* total time writers spent waiting */
     double read_wait_secs;  /* total time readers spent waiting */
     size_t buffered;        /* bytes buffered now */
-    size_t peak_buffered;   /* most bytes ever buffered at once */
+    size_t peak_buffered;   /* most bytes ever buffered at once (exact while
+                               calls do not overlap a read) */
     uint64_t enobufs;       /* readmatch calls that failed with ENOBUFS */
     uint64_t timeouts;      /* calls that failed with ETIMEDOUT */
     double last_write;      /* coarse CLOCK_MONOTONIC seconds (a few ms steps) of the

@@ -348,7 +348,9 @@ typedef struct tp__ext {
          * on without a look at the reader's line (see room_for in
          * pipe_write.c). It only lags, so it never overstates the room. */
         uint64_t consumed;
-        size_t bsize;           /* the pipe's, on this line */
+        /* The pipe's, copied here: the pipe's own shares the counters'
+         * line, which room_for keeps away from. */
+        size_t bsize;
         uint64_t last_write_ns; /* tp__now_coarse_ns of the last write */
         size_t grow_cap;        /* size of the next small-write segment */
         /* The write token's bias (see wtoken.c). */

@@ -294,6 +294,13 @@ static ssize_t zero_write(tp_pipe *p, tp_release_fn release, void *ctx)
     return 0;
 }
 
+/* Whether n more bytes fit, by the writers' copies of the counters. */
+static inline bool fits_by_copies(const tp__ext *x, size_t n)
+{
+    size_t used = (size_t)(x->w.published - x->w.consumed);
+    return used < x->w.bsize && x->w.bsize - used >= n;
+}
+
 /* Whether n more bytes fit the pipe, for a write holding the token with
  * no large write in progress (so nothing is reserved). The writers' copy
  * of `consumed` answers first; the reader's counter, on the reader's
@@ -301,14 +308,10 @@ static ssize_t zero_write(tp_pipe *p, tp_release_fn release, void *ctx)
 static inline bool room_for(tp_pipe *p, size_t n)
 {
     tp__ext *x = p->ext;
-    for (bool looked = false;; looked = true) {
-        size_t used = (size_t)(x->w.published - x->w.consumed);
-        if (used < x->w.bsize && x->w.bsize - used >= n)
-            return true;
-        if (looked)
-            return false;
-        x->w.consumed = tp__count(&p->consumed);
-    }
+    if (fits_by_copies(x, n))
+        return true;
+    x->w.consumed = tp__count(&p->consumed);
+    return fits_by_copies(x, n);
 }
 
 /* Whether a small write of n bytes fits the tail segment's free space
