@@ -148,6 +148,11 @@ static inline void tp__seg_set_end(tp__seg *s, size_t end)
 {
     atomic_store_explicit(&s->end, end, memory_order_release);
 }
+/* Where a copy segment's bytes are: right after its header. */
+static inline char *tp__seg_inline_data(tp__seg *s)
+{
+    return (char *)(s + 1);
+}
 /* Unread bytes in s (pipe lock held). */
 static inline size_t tp__seg_unread(tp__seg *s)
 {
@@ -326,21 +331,11 @@ typedef struct tp__match_cache {
  * first use of readmatch, readiness descriptors, stats or stall callbacks,
  * so an unused pipe stays small. Guarded by the pipe lock. */
 typedef struct tp__ext {
-    tp__match_cache match;
-    /* Everything but what tp_pipe_get_stats derives or finds in `w`. */
-    tp_pipe_stats stats;
-    uint64_t last_read_ns; /* tp__now_coarse_ns of the last read */
-    tp__notify rnotify;    /* tp_pipe_read_fd */
-    tp__notify wnotify;    /* tp_pipe_write_fd */
-    size_t fd_dlen;        /* line-aware read readiness; 0: off */
-    unsigned char fd_delim[TP__MATCH_CACHE_MAX];
-    tp_stall_fn stall_fn;
-    void *stall_ctx;
-    double stall_after;
     /* What writes update, under the write token, on lines of their own:
      * the reader updates its figures on every call too, and sharing a
-     * line would cost each side a miss per call. */
-    char pad_writer[64];
+     * line would cost each side a miss per call. First in the structure,
+     * so that what every fast write touches fills the allocation's first
+     * line. */
     struct {
         uint64_t writes;    /* the stats' `writes` */
         uint64_t published; /* the writers' copy of `published` */
@@ -352,13 +347,34 @@ typedef struct tp__ext {
          * line, which room_for keeps away from. */
         size_t bsize;
         uint64_t last_write_ns; /* tp__now_coarse_ns of the last write */
-        size_t grow_cap;        /* size of the next small-write segment */
+        /* The tail segment as the writers know it, so that a small write
+         * need not read the segment's header: a reader that has looked
+         * at the header since has taken its line to the reader's core
+         * (see tp__pipe_forget_tail). NULL when unknown; otherwise it is
+         * the pipe's tail, and tail_end its end. A ref tail is known with
+         * no room (end and cap 0). */
+        tp__seg *tail;
+        size_t tail_end, tail_cap;
+        /* -- the rest, off the fast writes' line -- */
+        size_t grow_cap; /* size of the next small-write segment */
         /* The write token's bias (see wtoken.c). */
         unsigned streak;         /* fast writes in a row by streak_by */
         unsigned bias_doublings; /* revocations so far (capped): the streak that
                                   * earns the bias doubles with each */
         uintptr_t streak_by;     /* tp__self of the thread on the streak */
     } w;
+    char pad_writer[64];
+    tp__match_cache match;
+    /* Everything but what tp_pipe_get_stats derives or finds in `w`. */
+    tp_pipe_stats stats;
+    uint64_t last_read_ns; /* tp__now_coarse_ns of the last read */
+    tp__notify rnotify;    /* tp_pipe_read_fd */
+    tp__notify wnotify;    /* tp_pipe_write_fd */
+    size_t fd_dlen;        /* line-aware read readiness; 0: off */
+    unsigned char fd_delim[TP__MATCH_CACHE_MAX];
+    tp_stall_fn stall_fn;
+    void *stall_ctx;
+    double stall_after;
     /* Spinning waiters watch this word and nothing else. The padding keeps
      * it alone on its cache line: watching it must not pull in the lines
      * the other side writes on every call, or each call pays a miss. */
@@ -366,6 +382,7 @@ typedef struct tp__ext {
     atomic_uint seq; /* bumped when a spinner's wait may be over */
     char pad_after[64];
 } tp__ext;
+_Static_assert(offsetof(tp__ext, w.grow_cap) == 64, "a fast write's fields must fill one line");
 
 /* Two locks guard a pipe. The pipe lock guards everything below it,
  * except what says otherwise. The write token (`wtoken`) belongs to the
@@ -465,6 +482,17 @@ struct tp_pipe {
 _Static_assert(offsetof(struct tp_pipe, wtoken) - offsetof(struct tp_pipe, rtoken_wanted) >= 64,
                "the write token may share a cache line with readers' fields");
 _Static_assert(sizeof(struct tp_pipe) <= 256, "an idle pipe must stay within 256 bytes");
+
+/* Makes the writers forget what they know of the tail (tp__ext.w.tail),
+ * with the write token: called by everything that changes which segment
+ * is the tail, or moves its end, other than the fast write that keeps
+ * the copy. Otherwise a segment recycled at the same address could pass
+ * for the one known. */
+static inline void tp__pipe_forget_tail(tp_pipe *p)
+{
+    if (p->ext != NULL)
+        p->ext->w.tail = NULL;
+}
 
 /* Unread bytes. `consumed` is read first: read later, it might count
  * bytes that the `published` read does not yet. */

@@ -155,6 +155,7 @@ static tp__seg *unlink_all(tp_pipe *p)
 {
     tp__seg *garbage = p->head;
     p->head = p->tail = NULL;
+    tp__pipe_forget_tail(p);
     tp__count_add(&p->consumed, tp__pipe_buffered(p));
     if (p->ext != NULL)
         p->ext->match.scanned = 0;
@@ -319,6 +320,7 @@ static bool let_go_of_tail(tp_pipe *p, tp__seg *s)
 {
     if (p->tail_busy)
         return false;
+    tp__pipe_forget_tail(p);
     if (!s->is_ref && tp__seg_refs(s) == 1) {
         s->start = 0;
         tp__seg_set_end(s, 0);

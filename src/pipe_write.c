@@ -134,6 +134,7 @@ static void finish_unlocked(tp_pipe *p)
  * drained tail left behind for reuse is dropped first. */
 static void link_chain(tp_pipe *p, tp__seg *first, tp__seg *last, tp__seg **garbage)
 {
+    tp__pipe_forget_tail(p);
     /* A drained tail is the only segment (with both locks held, nothing
      * can be behind it or be added to it). */
     if (p->tail != NULL && tp__seg_unread(p->tail) == 0) {
@@ -172,6 +173,7 @@ static size_t small_segment_cap(tp_pipe *p, size_t need)
  * segments as it fills. Returns the bytes copied (fewer only on ENOMEM). */
 static size_t append_locked(tp_pipe *p, tp__iovcur *src, size_t n, tp__seg **garbage)
 {
+    tp__pipe_forget_tail(p);
     size_t done = 0;
     while (done < n) {
         tp__seg *t = p->tail;
@@ -243,6 +245,7 @@ static void reserve(tp_pipe *p, size_t k, big_write *bw)
     }
     p->reserved += k;
     p->tail_busy = true;
+    tp__pipe_forget_tail(p); /* its end moves when the write is done */
 }
 
 /* The unlocked copy of a large write, then linking it in. Contiguous in
@@ -314,32 +317,48 @@ static inline bool room_for(tp_pipe *p, size_t n)
     return fits_by_copies(x, n);
 }
 
-/* Whether a small write of n bytes fits the tail segment's free space
- * with nothing in the way: no wait, no new segment, no other writer's
- * copy in progress (eof covers closed: tp_pipe_close sets both). The
- * write token held. */
-static inline bool fits_tail(tp_pipe *p, size_t n)
+/* Looks up the tail for the writers' copy (see tp__ext.w.tail): once
+ * per segment, not once per write. The write token held, no large write
+ * in progress. Returns whether there is a tail. */
+static bool learn_tail(tp_pipe *p, tp__ext *x)
 {
     tp__seg *t = p->tail;
-    return t != NULL && !t->is_ref && t->cap - tp__seg_end(t) >= n && !p->tail_busy && !p->eof &&
-           room_for(p, n);
+    if (t == NULL)
+        return false;
+    x->w.tail = t;
+    x->w.tail_end = t->is_ref ? 0 : tp__seg_end(t);
+    x->w.tail_cap = t->is_ref ? 0 : t->cap;
+    return true;
+}
+
+/* The tail, for a write that takes the write token alone, if nothing is
+ * in the way: a tail to add to, no other writer's large copy in progress,
+ * no EOF (which covers closed: tp_pipe_close sets both). NULL otherwise.
+ * The write token held. */
+static tp__seg *fast_tail(tp_pipe *p)
+{
+    tp__ext *x = p->ext;
+    if (x == NULL || p->tail_busy || p->eof || (x->w.tail == NULL && !learn_tail(p, x)))
+        return NULL;
+    return x->w.tail;
 }
 
 /* The common small write (n <= TP__COPY_LOCKED_MAX), with the write
- * token alone: it fits the tail and nothing is in the way. Returns
- * whether it wrote. */
+ * token alone: it fits the tail's free space and the pipe's room, and
+ * nothing is in the way. Returns whether it wrote. */
 static bool write_fast(tp_pipe *p, const void *buf, size_t n)
 {
     if (!tp__wtoken_try(p))
         return false; /* another writer is busy: queue on the lock */
-    if (!fits_tail(p, n)) {
+    tp__seg *t = fast_tail(p);
+    tp__ext *x = p->ext;
+    if (t == NULL || x->w.tail_cap - x->w.tail_end < n || !room_for(p, n)) {
         tp__wtoken_give(p);
         return false;
     }
-    tp__seg *t = p->tail;
-    size_t end = tp__seg_end(t);
-    memcpy(t->data + end, buf, n);
-    tp__seg_set_end(t, end + n);
+    memcpy(tp__seg_inline_data(t) + x->w.tail_end, buf, n);
+    x->w.tail_end += n;
+    tp__seg_set_end(t, x->w.tail_end);
     publish(p, n);
     finish_unlocked(p);
     return true;
@@ -420,6 +439,12 @@ static inline bool strands_space(tp__seg *t)
     return !t->is_ref && t->cap - tp__seg_end(t) > TP__STRANDED_MAX;
 }
 
+/* strands_space for the tail the writers know (see fast_tail). */
+static inline bool known_tail_strands_space(const tp__ext *x)
+{
+    return x->w.tail_cap - x->w.tail_end > TP__STRANDED_MAX;
+}
+
 /* Gives back the free space of a copy tail that a ref segment is about to
  * follow (both locks held), unless someone else holds a reference to it
  * (a view, or a large read copying out of it) or it is drained (link_chain
@@ -438,7 +463,7 @@ static void shrink_tail(tp_pipe *p)
     moved->cap = end; /* no longer full-size: freed, not recycled, when read */
     if (moved == t)
         return;
-    moved->data = (char *)(moved + 1);
+    moved->data = tp__seg_inline_data(moved);
     if (p->head == t) {
         p->head = moved;
     } else {
@@ -448,6 +473,7 @@ static void shrink_tail(tp_pipe *p)
         tp__seg_set_next(prev, moved);
     }
     p->tail = moved;
+    tp__pipe_forget_tail(p);
     p->ext->match.seg = NULL; /* readmatch's cursor may point into t */
 }
 
@@ -458,8 +484,9 @@ static bool write_ref_fast(tp_pipe *p, const void *buf, size_t n, tp_release_fn 
 {
     if (!tp__wtoken_try(p))
         return false;
-    tp__seg *t = p->tail, *s = NULL;
-    if (t != NULL && !p->tail_busy && !p->eof && room_for(p, 1) && !strands_space(t))
+    tp__seg *t = fast_tail(p), *s = NULL;
+    tp__ext *x = p->ext;
+    if (t != NULL && room_for(p, 1) && !known_tail_strands_space(x))
         s = tp__seg_new_ref(p->pool, buf, n, release, ctx);
     if (s == NULL) {
         tp__wtoken_give(p);
@@ -468,6 +495,8 @@ static bool write_ref_fast(tp_pipe *p, const void *buf, size_t n, tp_release_fn 
     /* The last touch of t: once linked, a reader may unlink it. */
     tp__seg_set_next(t, s);
     p->tail = s;
+    x->w.tail = s; /* known, with no room: learn_tail's answer */
+    x->w.tail_end = x->w.tail_cap = 0;
     publish(p, n);
     finish_unlocked(p);
     return true;

@@ -239,7 +239,7 @@ tp__seg *tp__seg_new_copy(tp__pool *pool, size_t cap)
         return NULL;
     seg_init(s, pool);
     s->is_ref = false;
-    s->data = (char *)(s + 1);
+    s->data = tp__seg_inline_data(s);
     s->cap = cap;
     return s;
 }
