@@ -330,11 +330,22 @@ static bool let_go_of_tail(tp_pipe *p, tp__seg *s)
     return true;
 }
 
+/* Whether a drained copy tail is worth rewinding: once half of it is
+ * used. Rewinding takes the write token and writes the tail's header and
+ * the writers' copy of it (tp__ext.w.tail), three lines that a writer
+ * then has to fetch back: a reader that drains the pipe at every small
+ * write would cost its writer those misses on every write. */
+static bool worth_rewinding(tp__seg *s)
+{
+    return tp__seg_end(s) >= s->cap / 2;
+}
+
 /* Unlinks the drained head segment. The last segment is the tail, which
  * writers append to holding only the write token: it is let go of only
- * with the token. A drained copy tail whose token a writer holds (or is
- * biased to, see wtoken.c) stays as the head until a later call: it is
- * only memory, and the writer will append to it. A drained ref tail holds
+ * with the token. A drained copy tail stays as the head until a later
+ * call if its token is busy (or biased to a writer, see wtoken.c) or it
+ * is not worth rewinding yet: it is only memory, and the writer will
+ * append to it. A drained ref tail holds
  * the caller's buffer, whose release is due now. If a view holds it too
  * (zero-copy reads), it stays as a husk and the view's release runs the
  * callback: the writer's next write_ref then links after it, without the
@@ -354,7 +365,7 @@ static void drop_head(tp_pipe *p, tp__seg **garbage)
             if (tp__seg_make_husk(s))
                 return;
             tp__wtoken_take(p);
-        } else if (!tp__wtoken_try(p)) {
+        } else if (!worth_rewinding(s) || !tp__wtoken_try(p)) {
             return;
         }
         /* A writer may have linked a segment, or appended to this one,
