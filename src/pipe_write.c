@@ -317,30 +317,32 @@ static inline bool room_for(tp_pipe *p, size_t n)
     return fits_by_copies(x, n);
 }
 
-/* Looks up the tail for the writers' copy (see tp__ext.w.tail): once
+/* Looks up the tail t for the writers' copy (see tp__ext.w.tail): once
  * per segment, not once per write. The write token held, no large write
- * in progress. Returns whether there is a tail. */
-static bool learn_tail(tp_pipe *p, tp__ext *x)
+ * in progress. */
+static void learn_tail(tp__ext *x, tp__seg *t)
 {
-    tp__seg *t = p->tail;
-    if (t == NULL)
-        return false;
     x->w.tail = t;
     x->w.tail_end = t->is_ref ? 0 : tp__seg_end(t);
     x->w.tail_cap = t->is_ref ? 0 : t->cap;
-    return true;
 }
 
-/* The tail, for a write that takes the write token alone, if nothing is
- * in the way: a tail to add to, no other writer's large copy in progress,
- * no EOF (which covers closed: tp_pipe_close sets both). NULL otherwise.
- * The write token held. */
-static tp__seg *fast_tail(tp_pipe *p)
+/* For a write that takes the write token alone: the ext, whose w.tail
+ * is then the tail, if nothing is in the way (a tail to add to, no other
+ * writer's large copy in progress, no EOF, which covers closed:
+ * tp_pipe_close sets both). NULL otherwise. The write token held. The
+ * ext is read only once there is a tail: a reader may be making it under
+ * the lock alone, but a tail is linked with the token, after the ext was
+ * made. */
+static tp__ext *known_tail(tp_pipe *p)
 {
-    tp__ext *x = p->ext;
-    if (x == NULL || p->tail_busy || p->eof || (x->w.tail == NULL && !learn_tail(p, x)))
+    tp__seg *t = p->tail;
+    if (t == NULL || p->tail_busy || p->eof)
         return NULL;
-    return x->w.tail;
+    tp__ext *x = p->ext;
+    if (x->w.tail == NULL)
+        learn_tail(x, t);
+    return x;
 }
 
 /* The common small write (n <= TP__COPY_LOCKED_MAX), with the write
@@ -350,12 +352,12 @@ static bool write_fast(tp_pipe *p, const void *buf, size_t n)
 {
     if (!tp__wtoken_try(p))
         return false; /* another writer is busy: queue on the lock */
-    tp__seg *t = fast_tail(p);
-    tp__ext *x = p->ext;
-    if (t == NULL || x->w.tail_cap - x->w.tail_end < n || !room_for(p, n)) {
+    tp__ext *x = known_tail(p);
+    if (x == NULL || x->w.tail_cap - x->w.tail_end < n || !room_for(p, n)) {
         tp__wtoken_give(p);
         return false;
     }
+    tp__seg *t = x->w.tail;
     memcpy(tp__seg_inline_data(t) + x->w.tail_end, buf, n);
     x->w.tail_end += n;
     tp__seg_set_end(t, x->w.tail_end);
@@ -439,7 +441,7 @@ static inline bool strands_space(tp__seg *t)
     return !t->is_ref && t->cap - tp__seg_end(t) > TP__STRANDED_MAX;
 }
 
-/* strands_space for the tail the writers know (see fast_tail). */
+/* strands_space for the tail the writers know (see known_tail). */
 static inline bool known_tail_strands_space(const tp__ext *x)
 {
     return x->w.tail_cap - x->w.tail_end > TP__STRANDED_MAX;
@@ -461,6 +463,7 @@ static void shrink_tail(tp_pipe *p)
     if (moved == NULL)
         return;       /* keep the space; nothing is lost */
     moved->cap = end; /* no longer full-size: freed, not recycled, when read */
+    tp__pipe_forget_tail(p);
     if (moved == t)
         return;
     moved->data = tp__seg_inline_data(moved);
@@ -473,7 +476,6 @@ static void shrink_tail(tp_pipe *p)
         tp__seg_set_next(prev, moved);
     }
     p->tail = moved;
-    tp__pipe_forget_tail(p);
     p->ext->match.seg = NULL; /* readmatch's cursor may point into t */
 }
 
@@ -484,16 +486,16 @@ static bool write_ref_fast(tp_pipe *p, const void *buf, size_t n, tp_release_fn 
 {
     if (!tp__wtoken_try(p))
         return false;
-    tp__seg *t = fast_tail(p), *s = NULL;
-    tp__ext *x = p->ext;
-    if (t != NULL && room_for(p, 1) && !known_tail_strands_space(x))
+    tp__ext *x = known_tail(p);
+    tp__seg *s = NULL;
+    if (x != NULL && room_for(p, 1) && !known_tail_strands_space(x))
         s = tp__seg_new_ref(p->pool, buf, n, release, ctx);
     if (s == NULL) {
         tp__wtoken_give(p);
         return false;
     }
-    /* The last touch of t: once linked, a reader may unlink it. */
-    tp__seg_set_next(t, s);
+    /* The last touch of the old tail: once linked, a reader may unlink it. */
+    tp__seg_set_next(x->w.tail, s);
     p->tail = s;
     x->w.tail = s; /* known, with no room: learn_tail's answer */
     x->w.tail_end = x->w.tail_cap = 0;

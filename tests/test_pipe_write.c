@@ -240,6 +240,83 @@ static void write_sees_every_byte_the_reader_freed(void **state)
     tp_pipe_free(p);
 }
 
+/* One step of small_writes_follow_the_tail: writes up to n more bytes of
+ * src (as `how` says) or reads some into out. Returns what it moved. */
+enum tail_step { SMALL_WRITE, LARGE_WRITE, REF_WRITE, DRAIN, PART_READ };
+
+static size_t tail_step(tp_pipe *p, enum tail_step how, const unsigned char *src, size_t n,
+                        unsigned char *out, size_t unread)
+{
+    ssize_t r;
+    switch (how) {
+    case SMALL_WRITE:
+    case LARGE_WRITE:
+        r = tp_pipe_write(p, src, n);
+        break;
+    case REF_WRITE:
+        r = tp_pipe_write_ref(p, src, n, NULL, NULL);
+        break;
+    case DRAIN:
+    case PART_READ:
+    default:
+        r = tp_pipe_read(p, out, how == DRAIN ? unread : (unread + 1) / 2);
+        break;
+    }
+    assert_true(r > 0);
+    return (size_t)r;
+}
+
+static void small_writes_follow_the_tail(void **state)
+{
+    (void)state;
+    /* Writers keep their own copy of where the tail ends. Every other
+     * way the tail changes must not leave a small write appending at a
+     * stale place: a reader rewinding a drained tail, a new segment, a
+     * write_ref, a large write, a drained segment recycled at the same
+     * address. A schedule of them all, the stream checked byte for byte. */
+    enum { BSIZE = 65536, TOTAL = 4 << 20 };
+    tp_pipe *p = tp_pipe_new(BSIZE, false, false, 0, NULL);
+    unsigned char *src = malloc(TOTAL), *out = malloc(TOTAL);
+    tt_fill_pattern(src, TOTAL, 11);
+    size_t written = 0, got = 0;
+    unsigned rng = 1;
+    while (written < TOTAL) {
+        rng = rng * 1103515245u + 12345u;
+        unsigned r = rng >> 8;
+        /* Mostly small writes, so that segments grow roomy before a
+         * write_ref or a large write comes. */
+        static const enum tail_step mix[16] = {SMALL_WRITE, SMALL_WRITE, SMALL_WRITE, SMALL_WRITE,
+                                               SMALL_WRITE, SMALL_WRITE, SMALL_WRITE, SMALL_WRITE,
+                                               SMALL_WRITE, LARGE_WRITE, REF_WRITE,   DRAIN,
+                                               DRAIN,       DRAIN,       PART_READ,   PART_READ};
+        enum tail_step how = mix[r % 16];
+        size_t unread = written - got, room = unread < BSIZE ? BSIZE - unread : 0;
+        size_t n = how == SMALL_WRITE   ? 1 + r % 300
+                   : how == LARGE_WRITE ? 5000 + r % 20000
+                                        : 1 + r % 9000;
+        if (n > TOTAL - written)
+            n = TOTAL - written;
+        if (how <= REF_WRITE && (room == 0 || (how != REF_WRITE && n > room)))
+            how = DRAIN; /* a non-blocking write would take less, or fail */
+        if (how >= DRAIN && unread == 0)
+            continue;
+        if (how <= REF_WRITE)
+            written += tail_step(p, how, src + written, n, NULL, unread);
+        else
+            got += tail_step(p, how, NULL, 0, out + got, unread);
+    }
+    tp_pipe_write_eof(p);
+    size_t len;
+    unsigned char *rest = tt_drain(p, &len);
+    assert_int_equal(got + len, TOTAL);
+    memcpy(out + got, rest, len);
+    assert_memory_equal(out, src, TOTAL);
+    free(rest);
+    free(out);
+    free(src);
+    tp_pipe_free(p);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +335,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(write_close_while_waiting_epipe),
         cmocka_unit_test(write_stream_order_across_many_writes),
         cmocka_unit_test(write_sees_every_byte_the_reader_freed),
+        cmocka_unit_test(small_writes_follow_the_tail),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
