@@ -348,9 +348,9 @@ typedef struct tp__ext {
         size_t bsize;
         uint64_t last_write_ns; /* tp__now_coarse_ns of the last write */
         /* The tail segment as the writers know it, so that a small write
-         * need not read the segment's header: a reader that has looked
-         * at the header since has taken its line to the reader's core
-         * (see tp__pipe_forget_tail). NULL when unknown; otherwise it is
+         * need not load the segment's header: a reader that has looked
+         * at the header since has taken its line to the reader's core.
+         * NULL when unknown (see tp__pipe_forget_tail); otherwise it is
          * the pipe's tail, and tail_end its end. A ref tail is known with
          * no room (end and cap 0). */
         tp__seg *tail;

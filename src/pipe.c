@@ -343,14 +343,13 @@ static bool worth_rewinding(tp__seg *s)
 /* Unlinks the drained head segment. The last segment is the tail, which
  * writers append to holding only the write token: it is let go of only
  * with the token. A drained copy tail stays as the head until a later
- * call if its token is busy (or biased to a writer, see wtoken.c) or it
- * is not worth rewinding yet: it is only memory, and the writer will
- * append to it. A drained ref tail holds
- * the caller's buffer, whose release is due now. If a view holds it too
- * (zero-copy reads), it stays as a husk and the view's release runs the
- * callback: the writer's next write_ref then links after it, without the
- * lock. Otherwise the reader waits out a writer's short turn, or revokes
- * the bias, to unlink it. */
+ * call if it is not worth rewinding yet, or its token is busy (or biased
+ * to a writer, see wtoken.c): it is only memory, and the writer will
+ * append to it. A drained ref tail holds the caller's buffer, whose
+ * release is due now. If a view holds it too (zero-copy reads), it stays
+ * as a husk and the view's release runs the callback: the writer's next
+ * write_ref then links after it, without the lock. Otherwise the reader
+ * waits out a writer's short turn, or revokes the bias, to unlink it. */
 static void drop_head(tp_pipe *p, tp__seg **garbage)
 {
     tp__seg *s = p->head;
