@@ -19,7 +19,11 @@
  *                 64 KiB pipe, read one by one with tp_pipe_readmatch;
  *                 pingpong: one byte written to a pipe, echoed back
  *                 through a second pipe by another thread, and awaited;
- *                 tpbench's workloads of those names, one writer each.
+ *                 tpbench's workloads of those names, one writer each;
+ *                 bursts: small's writes in bursts of 16384, with a pause
+ *                 after each long enough for the reader to fall asleep,
+ *                 as a stream with idle gaps has; the rate counts the
+ *                 time inside the bursts only.
  *   --views=N     zerocopy: the reader takes up to N views per
  *                 tp_pipe_read_views call and gives them back with
  *                 tp_views_release (default 16); 0 reads with
@@ -29,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "floor.h"
 #include "tpipe.h"
@@ -39,12 +44,16 @@
 #define MSG_SIZE 64                        /* small: one message */
 #define LINE_SIZE 80                       /* lines: one line, CRLF included */
 #define BLOCK_LINES (BUF_SIZE / LINE_SIZE) /* lines: whole lines per write */
+#define BURST_MSGS 16384                   /* bursts: messages in one */
+/* bursts: the pause after each, past the longest spin of a waiting
+ * reader (100 us, TP__SPIN_MAX_NS in pipe_wait.c) */
+#define BURST_GAP_NS 300000
 
-enum workload { ZEROCOPY, SMALL, LINES, PINGPONG };
-static const char *const workload_names[] = {"zerocopy", "small", "lines", "pingpong"};
+enum workload { ZEROCOPY, SMALL, LINES, PINGPONG, BURSTS };
+static const char *const workload_names[] = {"zerocopy", "small", "lines", "pingpong", "bursts"};
 /* What a workload's rate counts. */
-static const char *const unit_names[] = {"M hand-offs/s", "M msg/s", "M lines/s",
-                                         "M round trips/s"};
+static const char *const unit_names[] = {"M hand-offs/s", "M msg/s", "M lines/s", "M round trips/s",
+                                         "M msg/s in bursts"};
 
 /* The calls the workload makes, from one build. */
 typedef struct build {
@@ -76,6 +85,8 @@ typedef struct run {
     int views; /* zerocopy: views per read call, 0 for read_view */
     tp_pipe *p;
     tp_pipe *back; /* pingpong: the echo's way back */
+    double busy;   /* bursts: the writer's seconds inside them */
+    long bursts;   /* bursts: how many it wrote */
     _Alignas(LINE) atomic_bool stop;
 } run;
 
@@ -142,6 +153,14 @@ static void *writer_main(void *arg)
     for (long i = 0; !atomic_load_explicit(&r->stop, memory_order_relaxed); i++) {
         if (r->wl == SMALL) {
             write_all(r->b, r->p, buffers[0], MSG_SIZE);
+        } else if (r->wl == BURSTS) {
+            double t0 = tf_now();
+            for (int k = 0; k < BURST_MSGS; k++)
+                write_all(r->b, r->p, buffers[0], MSG_SIZE);
+            r->busy += tf_now() - t0;
+            r->bursts++;
+            struct timespec gap = {0, BURST_GAP_NS};
+            nanosleep(&gap, NULL);
         } else if (r->wl == LINES) {
             write_all(r->b, r->p, lines_block, sizeof lines_block);
         } else {
@@ -219,7 +238,7 @@ static long read_views_once(const build *b, tp_pipe *p, int views)
 static long read_once(const run *r)
 {
     static unsigned char rbuf[BUF_SIZE];
-    if (r->wl == SMALL)
+    if (r->wl == SMALL || r->wl == BURSTS)
         return (long)r->b->read(r->p, rbuf, sizeof rbuf);
     if (r->wl == LINES) {
         void *line;
@@ -257,6 +276,8 @@ static double measure(const build *b, enum workload wl, int views, double second
     double elapsed = tf_now() - t0;
     pthread_join(w, NULL);
     b->pipe_free(r.p);
+    if (wl == BURSTS)
+        return r.busy > 0 ? (double)r.bursts * BURST_MSGS / r.busy / 1e6 : 0;
     double units = wl == SMALL ? (double)got / MSG_SIZE : (double)got;
     return units / elapsed / 1e6;
 }
@@ -276,8 +297,8 @@ static double quantile(double *v, int n, double q)
 
 static void usage(void)
 {
-    fputs("usage: tpab [--workload=zerocopy|small|lines|pingpong] [--rounds=N] [--seconds=S]\n"
-          "            [--views=N] LIB_A LIB_B\n",
+    fputs("usage: tpab [--workload=zerocopy|small|lines|pingpong|bursts] [--rounds=N]\n"
+          "            [--seconds=S] [--views=N] LIB_A LIB_B\n",
           stderr);
     exit(2);
 }
@@ -296,6 +317,8 @@ int main(int argc, char **argv)
             wl = LINES;
         else if (strcmp(argv[i], "--workload=pingpong") == 0)
             wl = PINGPONG;
+        else if (strcmp(argv[i], "--workload=bursts") == 0)
+            wl = BURSTS;
         else if (strcmp(argv[i], "--workload=zerocopy") == 0)
             wl = ZEROCOPY;
         else if (strncmp(argv[i], "--rounds=", 9) == 0)

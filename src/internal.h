@@ -362,6 +362,7 @@ typedef struct tp__ext {
         unsigned bias_doublings; /* revocations so far (capped): the streak that
                                   * earns the bias doubles with each */
         uintptr_t streak_by;     /* tp__self of the thread on the streak */
+        uint64_t biased_at;      /* `writes` when the bias was last granted */
     } w;
     char pad_writer[64];
     tp__match_cache match;

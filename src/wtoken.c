@@ -29,11 +29,16 @@
 #endif
 
 /* Fast writes in a row by one thread that earn it the bias at first.
- * Each revocation doubles it, up to the cap: revoking costs a system call
- * and an interrupt on each other CPU running the process, a few
- * microseconds, so writers that take turns soon stop earning it. */
+ * Each revocation of a short-lived bias doubles it, up to the cap:
+ * revoking costs a system call and an interrupt on each other CPU running
+ * the process, a few microseconds, so writers that take turns soon stop
+ * earning it. A bias that lasted TP__BIAS_PAID_OFF writes saved more than
+ * its revocation costs, and the next one is earned at the first count
+ * again: otherwise a writer whose reader sleeps now and then (between
+ * bursts, say) would lose the bias for good after a few bursts. */
 #define TP__BIAS_AFTER 256u
 #define TP__BIAS_DOUBLINGS_MAX 8u /* 256 << 8 = 65536 writes */
+#define TP__BIAS_PAID_OFF 4096u
 
 __thread tp__thread *tp__me __attribute__((tls_model("initial-exec")));
 
@@ -139,7 +144,9 @@ static void finish_revoking(tp_pipe *p, tp__thread *owner)
         tp__spin_step(i);
     tp__ext *x = p->ext;
     x->w.streak = 0;
-    if (x->w.bias_doublings < TP__BIAS_DOUBLINGS_MAX)
+    if (x->w.writes - x->w.biased_at >= TP__BIAS_PAID_OFF)
+        x->w.bias_doublings = 0;
+    else if (x->w.bias_doublings < TP__BIAS_DOUBLINGS_MAX)
         x->w.bias_doublings++;
 }
 
@@ -186,6 +193,7 @@ void tp__wtoken_give_streak(tp_pipe *p)
     }
     if (++x->w.streak >= TP__BIAS_AFTER << x->w.bias_doublings) {
         x->w.streak = 0;
+        x->w.biased_at = x->w.writes;
         atomic_store_explicit(&p->wtoken, me, memory_order_release);
         return;
     }
