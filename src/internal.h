@@ -351,8 +351,9 @@ typedef struct tp__ext {
          * need not load the segment's header: a reader that has looked
          * at the header since has taken its line to the reader's core.
          * NULL when unknown (see tp__pipe_forget_tail); otherwise it is
-         * the pipe's tail, and tail_end its end. A ref tail is known with
-         * no room (end and cap 0). */
+         * the pipe's tail, and tail_end its end, unless a reader has
+         * unlinked the tail since (the pipe then has none). A ref tail is
+         * known with no room (end and cap 0). */
         tp__seg *tail;
         size_t tail_end, tail_cap;
         /* -- the rest, off the fast writes' line -- */
@@ -485,10 +486,11 @@ _Static_assert(offsetof(struct tp_pipe, wtoken) - offsetof(struct tp_pipe, rtoke
 _Static_assert(sizeof(struct tp_pipe) <= 256, "an idle pipe must stay within 256 bytes");
 
 /* Makes the writers forget what they know of the tail (tp__ext.w.tail),
- * with the write token: called by everything that changes which segment
- * is the tail, or moves its end, other than the fast write that keeps
+ * with the write token: called by everything that makes a segment the
+ * tail, or moves the tail's end, other than the fast write that keeps
  * the copy. Otherwise a segment recycled at the same address could pass
- * for the one known. */
+ * for the one known. (A reader that unlinks the tail leaves the pipe
+ * with none, which writers check first.) */
 static inline void tp__pipe_forget_tail(tp_pipe *p)
 {
     if (p->ext != NULL)
@@ -799,10 +801,15 @@ int tp__pipe_wait_readable(tp_pipe *p, bool blocking, size_t want, const tp__dea
 /* Copies n <= buffered bytes from the head into the cursor and consumes
  * them; drained segments are pushed onto *garbage to unref after unlocking. */
 void tp__pipe_take(tp_pipe *p, tp__iovcur *dst, size_t n, tp__seg **garbage);
-/* Drops drained segments from the head (a reader could not unlink the
- * tail while a writer held the token), so that it holds the first unread
- * byte. Call only when bytes are buffered. */
+/* Drops drained segments from the head (a reader leaves a drained tail
+ * in place), so that it holds the first unread byte. Call only when bytes
+ * are buffered. */
 void tp__pipe_trim_head(tp_pipe *p, tp__seg **garbage);
+/* Rewinds a drained copy tail that nobody else holds, so that writes
+ * fill the same buffer again from its start (so a steady trickle of
+ * small writes reuses one buffer). Both locks held, no large write in
+ * progress. */
+void tp__pipe_rewind_tail(tp_pipe *p);
 /* Consumes n <= buffered bytes from the head, waking writers and flushers. */
 void tp__pipe_consume(tp_pipe *p, size_t n, tp__seg **garbage);
 /* The zero-copy read: trims the head, then takes up to max counted bytes

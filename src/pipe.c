@@ -312,44 +312,46 @@ void tp_pipe_set_rflag(tp_pipe *p, tp_event *ev)
     tp__pipe_unlock(p);
 }
 
-/* The drained last segment s, with the write token: rewinds it for reuse
- * if it is a copy segment that nobody else holds (so a steady trickle of
- * small writes reuses one buffer) and keeps it while a large write fills
- * it. Returns true if it is to be unlinked (the pipe then has no tail). */
-static bool let_go_of_tail(tp_pipe *p, tp__seg *s)
+void tp__pipe_rewind_tail(tp_pipe *p)
+{
+    tp__seg *t = p->tail;
+    if (t == NULL || t->is_ref || p->tail_busy || tp__seg_end(t) == 0 || tp__seg_unread(t) != 0 ||
+        tp__seg_refs(t) != 1)
+        return;
+    forget_match_cursor(p);
+    t->start = 0;
+    tp__seg_set_end(t, 0);
+    tp__pipe_forget_tail(p);
+}
+
+/* Unlinks the drained tail, with the write token, unless a large write
+ * is about to fill or link after it. Returns whether it did (the pipe then
+ * has no tail). The writers' copy of the tail goes stale, but with no
+ * tail they look no further (see known_tail in pipe_write.c). */
+static bool let_go_of_tail(tp_pipe *p)
 {
     if (p->tail_busy)
         return false;
-    tp__pipe_forget_tail(p);
-    if (!s->is_ref && tp__seg_refs(s) == 1) {
-        s->start = 0;
-        tp__seg_set_end(s, 0);
-        return false;
-    }
     p->tail = NULL;
     return true;
 }
 
-/* Whether a drained copy tail is worth rewinding: once half of it is
- * used. Rewinding takes the write token and writes the tail's header and
- * the writers' copy of it (tp__ext.w.tail), three lines that a writer
- * then has to fetch back: a reader that drains the pipe at every small
- * write would cost its writer those misses on every write. */
-static bool worth_rewinding(tp__seg *s)
-{
-    return tp__seg_end(s) >= s->cap / 2;
-}
-
 /* Unlinks the drained head segment. The last segment is the tail, which
  * writers append to holding only the write token: it is let go of only
- * with the token. A drained copy tail stays as the head until a later
- * call if it is not worth rewinding yet, or its token is busy (or biased
- * to a writer, see wtoken.c): it is only memory, and the writer will
- * append to it. A drained ref tail holds the caller's buffer, whose
- * release is due now. If a view holds it too (zero-copy reads), it stays
- * as a husk and the view's release runs the callback: the writer's next
- * write_ref then links after it, without the lock. Otherwise the reader
- * waits out a writer's short turn, or revokes the bias, to unlink it. */
+ * with the token. A drained copy tail that nobody else holds stays: it is
+ * only memory, writers append to it, and rewind it when they next hold
+ * both locks (tp__pipe_rewind_tail). A reader that took the token to
+ * rewind it would write the token's line, the tail's header and the
+ * writers' copy of it (tp__ext.w.tail), and cost the writer a miss on each
+ * at its next write, every time the pipe ran dry. One that a large read
+ * is still copying from, or a view holds, cannot be rewound: the reader
+ * unlinks it if the token is free, rather than leave the writer to drop
+ * it and meet the reader on its reference count. A drained ref tail holds
+ * the caller's buffer, whose release is due now. If a view holds it too
+ * (zero-copy reads), it stays as a husk and the view's release runs the
+ * callback: the writer's next write_ref then links after it, without the
+ * lock. Otherwise the reader waits out a writer's short turn, or revokes
+ * the bias, to unlink it. */
 static void drop_head(tp_pipe *p, tp__seg **garbage)
 {
     tp__seg *s = p->head;
@@ -364,13 +366,13 @@ static void drop_head(tp_pipe *p, tp__seg **garbage)
             if (tp__seg_make_husk(s))
                 return;
             tp__wtoken_take(p);
-        } else if (!worth_rewinding(s) || !tp__wtoken_try(p)) {
+        } else if (tp__seg_refs(s) == 1 || !tp__wtoken_try(p)) {
             return;
         }
         /* A writer may have linked a segment, or appended to this one,
          * before the token came free. */
         next = tp__seg_next(s);
-        bool keep = tp__seg_unread(s) != 0 || (next == NULL && !let_go_of_tail(p, s));
+        bool keep = tp__seg_unread(s) != 0 || (next == NULL && !let_go_of_tail(p));
         tp__wtoken_give(p);
         if (keep)
             return;

@@ -173,6 +173,7 @@ static size_t small_segment_cap(tp_pipe *p, size_t need)
  * segments as it fills. Returns the bytes copied (fewer only on ENOMEM). */
 static size_t append_locked(tp_pipe *p, tp__iovcur *src, size_t n, tp__seg **garbage)
 {
+    tp__pipe_rewind_tail(p);
     tp__pipe_forget_tail(p);
     size_t done = 0;
     while (done < n) {
@@ -233,6 +234,7 @@ typedef struct big_write {
 /* Under both locks: reserves room and the tail for a large write. */
 static void reserve(tp_pipe *p, size_t k, big_write *bw)
 {
+    tp__pipe_rewind_tail(p);
     tp__seg *t = p->tail;
     bw->k = k;
     bw->tail = NULL;
