@@ -335,14 +335,16 @@ static void learn_tail(tp__ext *x, tp__seg *t)
  * tp_pipe_close sets both). NULL otherwise. The write token held. The
  * ext is read only once there is a tail: a reader may be making it under
  * the lock alone, but a tail is linked with the token, after the ext was
- * made. */
+ * made. A copy that names another segment is relearned too (the pointer
+ * is at hand); the forgets are what cover a new tail at the old one's
+ * address. */
 static tp__ext *known_tail(tp_pipe *p)
 {
     tp__seg *t = p->tail;
     if (t == NULL || p->tail_busy || p->eof)
         return NULL;
     tp__ext *x = p->ext;
-    if (x->w.tail == NULL)
+    if (x->w.tail != t)
         learn_tail(x, t);
     return x;
 }
