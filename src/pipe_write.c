@@ -436,19 +436,27 @@ ssize_t tp_pipe_writev(tp_pipe *p, const struct iovec *iov, int iovcnt)
  * segment is linked after it (nothing can be appended to it after that). */
 #define TP__STRANDED_MAX 4096
 
-/* Whether linking a ref segment after t would strand more free space
- * than TP__STRANDED_MAX. Without giving it back, a stream that mixes
- * copies and refs could hold up to twice bsize: every ref could follow a
- * large copy segment that small writes had only begun to fill. */
-static inline bool strands_space(tp__seg *t)
+/* Whether linking a ref segment after a copy segment filled to `end` of
+ * `cap` would strand more free space than TP__STRANDED_MAX. Without
+ * giving it back, a stream that mixes copies and refs could hold up to
+ * twice bsize: every ref could follow a large copy segment that small
+ * writes had only begun to fill. */
+static inline bool strands(size_t cap, size_t end)
 {
-    return !t->is_ref && t->cap - tp__seg_end(t) > TP__STRANDED_MAX;
+    return cap - end > TP__STRANDED_MAX;
 }
 
-/* strands_space for the tail the writers know (see known_tail). */
+/* strands for the segment t (a ref segment strands nothing). */
+static inline bool strands_space(tp__seg *t)
+{
+    return !t->is_ref && strands(t->cap, tp__seg_end(t));
+}
+
+/* strands_space for the tail the writers know (see known_tail; a ref
+ * tail is known with no room). */
 static inline bool known_tail_strands_space(const tp__ext *x)
 {
-    return x->w.tail_cap - x->w.tail_end > TP__STRANDED_MAX;
+    return strands(x->w.tail_cap, x->w.tail_end);
 }
 
 /* Gives back the free space of a copy tail that a ref segment is about to
