@@ -11,14 +11,17 @@
  *      a reader that lets a few KiB gather (as tpipe's reader does) and
  *      copies them out in one go. No lock, no statistics, no blocking, one
  *      writer only: the ceiling for small messages through shared memory;
- *   4. bare zero-copy hand-offs with tpbench's zero-copy harness: the
+ *   4. tpbench's bulk workload (64 KiB writes and reads) through a bare
+ *      byte ring of 64 KiB and of 1 MiB, its two bsizes (floor_bulk.c):
+ *      the ceiling for the copy path;
+ *   5. bare zero-copy hand-offs with tpbench's zero-copy harness: the
  *      writer takes each buffer from the same pool of 64 (a busy flag on a
  *      line of its own, cleared by a release callback on the reader's
  *      thread) and passes a descriptor through a ring with room for 16
  *      (1 MiB of 64 KiB buffers, the pipe tpbench uses); the reader takes
  *      every descriptor there is, releases each buffer and frees the ring
  *      space in one store. The ceiling for the zero-copy workload.
- *   5. the same hand-offs with tpipe's zero-copy design added one feature
+ *   6. the same hand-offs with tpipe's zero-copy design added one feature
  *      at a time (floor_ladder.c): what each costs on this machine.
  *
  * Usage: tpfloor [--runs=N] [--quick]. Prints the median of N runs (5). */
@@ -143,7 +146,7 @@ static double ring_rate(size_t msg, double seconds)
     return (double)r.count / secs;
 }
 
-/* ---- 4. bare zero-copy hand-offs ---- */
+/* ---- 5. bare zero-copy hand-offs ---- */
 
 /* What a zero-copy hand-off passes: the bytes, and whom to tell when the
  * reader is done with them. */
@@ -231,7 +234,7 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Section 5. The rungs take turns within each run, so that a change in
+/* Section 6. The rungs take turns within each run, so that a change in
  * the machine's speed during the runs weighs on each rung alike. */
 static void print_ladder(int runs, double seconds)
 {
@@ -244,6 +247,19 @@ static void print_ladder(int runs, double seconds)
     printf("tpipe's zero-copy design added one feature at a time (M hand-offs/s, median):\n");
     for (int rung = 0; rung < n; rung++)
         printf("  %d. %s: %.2f\n", rung, tf_ladder_name(rung), median(v[rung], runs) / 1e6);
+}
+
+/* Section 4. The two sizes take turns within each run, as the rungs do. */
+static void print_bulk(int runs, double seconds)
+{
+    static double v[2][64];
+    for (int i = 0; i < runs; i++)
+        for (int big = 0; big < 2; big++)
+            v[big][i] = tf_bulk_rate(big ? 1024 * 1024 : 64 * 1024, seconds);
+    printf("bare SPSC byte ring, 64 KiB writes and reads (tpbench's bulk), GB/s:\n"
+           "  ring of 64 KiB: %.2f\n"
+           "  ring of 1 MiB: %.2f\n",
+           median(v[0], runs), median(v[1], runs));
 }
 
 /* Section 2. The layouts take turns within each run, as the rungs do. */
@@ -288,6 +304,7 @@ int main(int argc, char **argv)
             v[i] = ring_rate(sizes[s], seconds);
         printf("bare SPSC ring, %zu B messages: %.1f M msg/s\n", sizes[s], median(v, runs) / 1e6);
     }
+    print_bulk(runs, seconds);
     for (int i = 0; i < runs; i++)
         v[i] = zring_rate(seconds);
     printf("bare zero-copy hand-offs, tpbench's buffer pool: %.2f M/s\n", median(v, runs) / 1e6);

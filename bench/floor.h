@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #define LINE 64      /* keeps the shared words on lines of their own */
 #define IN_FLIGHT 16 /* zero-copy hand-offs a pipe holds (1 MiB of 64 KiB) */
@@ -37,7 +38,12 @@ void tf_await_room(atomic_ulong *read, unsigned long written, unsigned long *rea
  * `seconds`: the mean round trip in seconds. */
 double tf_pingpong_round_trip(bool beside, double seconds);
 
-/* Section 5 (floor_ladder.c): the rungs, and one run of rung `rung`
+/* Section 4 (floor_bulk.c): one run of tpbench's bulk workload, 64 KiB
+ * writes and reads, through a bare byte ring of `cap` bytes for about
+ * `seconds`: GB/s. */
+double tf_bulk_rate(size_t cap, double seconds);
+
+/* Section 6 (floor_ladder.c): the rungs, and one run of rung `rung`
  * (0 <= rung < tf_ladder_rungs) for about `seconds`: hand-offs per second. */
 extern const int tf_ladder_rungs;
 const char *tf_ladder_name(int rung);

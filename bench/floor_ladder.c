@@ -1,7 +1,7 @@
-/* floor_ladder.c - tpfloor section 5: what tpipe's zero-copy design costs,
- * one feature at a time, on top of section 4's bare ring. Each rung adds
+/* floor_ladder.c - tpfloor section 6: what tpipe's zero-copy design costs,
+ * one feature at a time, on top of section 5's bare ring. Each rung adds
  * one thing tpipe's read_view and write_ref do, with the same writer, pool
- * and room (IN_FLIGHT hand-offs) as section 4:
+ * and room (IN_FLIGHT hand-offs) as section 5:
  *
  *   0. a read takes one hand-off and stores the read count (`consumed`),
  *      which shares a line with the written count, as tpipe's counters
