@@ -344,9 +344,10 @@ static bool let_go_of_tail(tp_pipe *p)
  * rewind it would write the token's line, the tail's header and the
  * writers' copy of it (tp__ext.w.tail), and cost the writer a miss on each
  * at its next write, every time the pipe ran dry. One that a large read
- * is still copying from, or a view holds, cannot be rewound: the reader
- * unlinks it if the token is free, rather than leave the writer to drop
- * it and meet the reader on its reference count. A drained ref tail holds
+ * is still copying from, or a view holds, stays too, though it cannot be
+ * rewound: a large write links after it with the token alone (see
+ * write_precopied in pipe_write.c), and the next read unlinks it as the
+ * head it then is. A drained ref tail holds
  * the caller's buffer, whose release is due now. If a view holds it too
  * (zero-copy reads), it stays as a husk and the view's release runs the
  * callback: the writer's next write_ref then links after it, without the
@@ -362,13 +363,9 @@ static void drop_head(tp_pipe *p, tp__seg **garbage)
     if (tp__seg_unread(s) != 0)
         return;
     if (next == NULL) {
-        if (s->is_ref) {
-            if (tp__seg_make_husk(s))
-                return;
-            tp__wtoken_take(p);
-        } else if (tp__seg_refs(s) == 1 || !tp__wtoken_try(p)) {
+        if (!s->is_ref || tp__seg_make_husk(s))
             return;
-        }
+        tp__wtoken_take(p);
         /* A writer may have linked a segment, or appended to this one,
          * before the token came free. */
         next = tp__seg_next(s);

@@ -131,13 +131,16 @@ static void finish_unlocked(tp_pipe *p)
 }
 
 /* Appends a chain [first..last] after the tail (both locks held). A
- * drained tail left behind for reuse is dropped first. */
+ * drained tail left behind for reuse is dropped first, unless a reader
+ * still copies from it or a view holds it: that reader drops it with its
+ * reference, and the next read unlinks it, rather than the writer meet
+ * the reader on its reference count. */
 static void link_chain(tp_pipe *p, tp__seg *first, tp__seg *last, tp__seg **garbage)
 {
     tp__pipe_forget_tail(p);
     /* A drained tail is the only segment (with both locks held, nothing
      * can be behind it or be added to it). */
-    if (p->tail != NULL && tp__seg_unread(p->tail) == 0) {
+    if (p->tail != NULL && tp__seg_unread(p->tail) == 0 && tp__seg_refs(p->tail) == 1) {
         tp__seg_set_next(p->tail, *garbage);
         *garbage = p->tail;
         p->head = p->tail = NULL;
@@ -194,24 +197,22 @@ static size_t append_locked(tp_pipe *p, tp__iovcur *src, size_t n, tp__seg **gar
     return done;
 }
 
-/* Copies n bytes from the cursor into fresh segments; NULL/ENOMEM. The
- * last piece asks for just its size: it gets a recycled full-size segment
+/* Fresh segments for n bytes, none written yet; NULL/ENOMEM. The last
+ * piece asks for just its size: it gets a recycled full-size segment
  * when one is free (later writes fill the rest), and otherwise no more
- * memory than it needs, so a stalled reader does not pin empty space. */
-static tp__seg *copy_to_chain(tp__pool *pool, tp__iovcur *src, size_t n, tp__seg **last)
+ * memory than it needs, so a stalled reader does not pin empty space.
+ * Pops the pool: the write token held, or tail_busy set. */
+static tp__seg *new_chain(tp__pool *pool, size_t n, tp__seg **last)
 {
     tp__seg *first = NULL, *tail = NULL;
-    for (size_t done = 0; done < n;) {
-        tp__seg *s = tp__seg_new_copy(pool, TP__MIN(n - done, pool->seg_cap));
+    for (size_t got = 0; got < n;) {
+        tp__seg *s = tp__seg_new_copy(pool, TP__MIN(n - got, pool->seg_cap));
         if (s == NULL) {
             tp__seg_unref_list(first);
             errno = ENOMEM;
             return NULL;
         }
-        size_t k = TP__MIN(n - done, s->cap);
-        tp__iov_gather(src, s->data, k);
-        tp__seg_set_end(s, k);
-        done += k;
+        got += s->cap;
         if (tail != NULL)
             tp__seg_set_next(tail, s);
         else
@@ -219,6 +220,26 @@ static tp__seg *copy_to_chain(tp__pool *pool, tp__iovcur *src, size_t n, tp__seg
         tail = s;
     }
     *last = tail;
+    return first;
+}
+
+/* Copies n bytes from the cursor into a chain from new_chain(n). */
+static void fill_chain(tp__seg *s, tp__iovcur *src, size_t n)
+{
+    for (; n > 0; s = tp__seg_next(s)) {
+        size_t k = TP__MIN(n, s->cap);
+        tp__iov_gather(src, s->data, k);
+        tp__seg_set_end(s, k);
+        n -= k;
+    }
+}
+
+/* Copies n bytes from the cursor into fresh segments; NULL/ENOMEM. */
+static tp__seg *copy_to_chain(tp__pool *pool, tp__iovcur *src, size_t n, tp__seg **last)
+{
+    tp__seg *first = new_chain(pool, n, last);
+    if (first != NULL)
+        fill_chain(first, src, n);
     return first;
 }
 
@@ -329,6 +350,34 @@ static void learn_tail(tp__ext *x, tp__seg *t)
     x->w.tail_cap = t->is_ref ? 0 : t->cap;
 }
 
+/* Free space at the end of a copy tail worth giving back before a ref
+ * segment, or a large write's ready chain, is linked after it (nothing
+ * can be appended to it after that). */
+#define TP__STRANDED_MAX 4096
+
+/* Whether linking after a copy segment filled to `end` of `cap` would
+ * strand more free space than TP__STRANDED_MAX. Without giving it back,
+ * a stream that mixes small writes with refs or large writes could hold
+ * up to twice bsize: each could follow a large copy segment that small
+ * writes had only begun to fill. */
+static inline bool strands(size_t cap, size_t end)
+{
+    return cap - end > TP__STRANDED_MAX;
+}
+
+/* strands for the segment t (a ref segment strands nothing). */
+static inline bool strands_space(tp__seg *t)
+{
+    return !t->is_ref && strands(t->cap, tp__seg_end(t));
+}
+
+/* strands_space for the tail the writers know (see known_tail; a ref
+ * tail is known with no room). */
+static inline bool known_tail_strands_space(const tp__ext *x)
+{
+    return strands(x->w.tail_cap, x->w.tail_end);
+}
+
 /* For a write that takes the write token alone: the ext, whose w.tail
  * is then the tail, if nothing is in the way (a tail to add to, no other
  * writer's large copy in progress, no EOF, which covers closed:
@@ -370,6 +419,134 @@ static bool write_fast(tp_pipe *p, const void *buf, size_t n)
     return true;
 }
 
+/* Gives back the free space of a copy tail that a ref segment is about to
+ * follow (both locks held), unless someone else holds a reference to it
+ * (a view, or a large read copying out of it) or it is drained (link_chain
+ * drops it). The allocator may move the block: then whatever pointed at it
+ * is pointed at the new one. */
+static void shrink_tail(tp_pipe *p)
+{
+    tp__seg *t = p->tail;
+    if (t == NULL || !strands_space(t) || tp__seg_unread(t) == 0 || p->tail_busy ||
+        tp__seg_refs(t) != 1)
+        return;
+    size_t end = tp__seg_end(t);
+    tp__seg *moved = tp__realloc(t, sizeof(tp__seg) + end);
+    if (moved == NULL)
+        return;       /* keep the space; nothing is lost */
+    moved->cap = end; /* no longer full-size: freed, not recycled, when read */
+    tp__pipe_forget_tail(p);
+    if (moved == t)
+        return;
+    moved->data = tp__seg_inline_data(moved);
+    if (p->head == t) {
+        p->head = moved;
+    } else {
+        tp__seg *prev = p->head;
+        while (tp__seg_next(prev) != t)
+            prev = tp__seg_next(prev);
+        tp__seg_set_next(prev, moved);
+    }
+    p->tail = moved;
+    p->ext->match.seg = NULL; /* readmatch's cursor may point into t */
+}
+
+/* Cuts a filled chain after its first n bytes (0 < n <= what it holds):
+ * returns the segments past them, and sets *last to the one they end in.
+ * The chain is private: no reader can see it yet. */
+static tp__seg *cut_chain(tp__seg *first, size_t n, tp__seg **last)
+{
+    tp__seg *s = first;
+    for (; tp__seg_end(s) < n; s = tp__seg_next(s))
+        n -= tp__seg_end(s);
+    tp__seg_set_end(s, n);
+    tp__seg *rest = tp__seg_next(s);
+    tp__seg_set_next(s, NULL);
+    *last = s;
+    return rest;
+}
+
+/* Links a filled private chain [first..last] of n bytes with the write
+ * token alone, if nothing is in the way: a tail to link after that would
+ * strand no space, and room for all n. Returns whether it did. */
+static bool link_fast(tp_pipe *p, tp__seg *first, tp__seg *last, size_t n)
+{
+    if (!tp__wtoken_try(p))
+        return false;
+    tp__ext *x = known_tail(p);
+    if (x == NULL || known_tail_strands_space(x) || !room_for(p, n)) {
+        tp__wtoken_give(p);
+        return false;
+    }
+    /* The last touch of the old tail: once linked, a reader may unlink it. */
+    tp__seg_set_next(x->w.tail, first);
+    p->tail = last;
+    learn_tail(x, last);
+    publish(p, n);
+    finish_unlocked(p);
+    return true;
+}
+
+/* Links as much of a filled private chain of n bytes as there is room
+ * for, under both locks, waiting for room as any copying write does.
+ * Returns the bytes linked, or -1 with wait_room's errno; frees the rest. */
+static ssize_t link_locked(tp_pipe *p, tp__seg *first, size_t n, double timeout)
+{
+    tp__seg *garbage = NULL, *last = NULL;
+    tp__pipe_lock_both(p);
+    ssize_t room = wait_room(p, timeout, n);
+    if (room < 0) {
+        int err = errno;
+        tp__pipe_unlock_both(p);
+        tp__seg_unref_list(first);
+        return tp__fail(err);
+    }
+    size_t k = TP__MIN(n, (size_t)room);
+    tp__seg *rest = cut_chain(first, k, &last);
+    shrink_tail(p);
+    link_chain(p, first, last, &garbage);
+    publish_locked(p, k);
+    tp__pipe_unlock_both(p);
+    tp__seg_unref_list(rest);
+    tp__seg_unref_list(garbage);
+    return (ssize_t)k;
+}
+
+/* Most bytes one large write copies before it knows there is room. */
+#define TP__PRECOPY_MAX (1024 * 1024)
+
+/* A large write (more than TP__COPY_LOCKED_MAX bytes) that may wait, on
+ * a pipe with a tail that would strand no space: copies first, into
+ * fresh segments taken with the write token, and links after, once there
+ * is room. A writer streaming to a reader that keeps the pipe full then
+ * has its bytes ready when the reader makes room, instead of starting to
+ * copy only then: its copy overlaps the reader's, not the round trip
+ * between them. The pipe holds no more than bsize; the writer's private
+ * chain, TP__PRECOPY_MAX at most, comes on top until it is linked.
+ * Returns the bytes written, -1 with errno, or -2 to leave the write to
+ * the reserving path (nothing done). */
+static ssize_t write_precopied(tp_pipe *p, const void *buf, size_t n, double timeout)
+{
+    if (timeout == 0 || !atomic_load_explicit(&p->wblocking, memory_order_relaxed) ||
+        !tp__wtoken_try(p))
+        return -2;
+    tp__ext *x = known_tail(p);
+    size_t k = TP__MIN(n, TP__MIN(p->bsize, TP__PRECOPY_MAX));
+    tp__seg *first = NULL, *last = NULL;
+    if (x != NULL && !known_tail_strands_space(x))
+        first = new_chain(p->pool, k, &last); /* pops the pool: token held */
+    tp__wtoken_give(p);
+    if (first == NULL)
+        return -2;
+    struct iovec one = {(void *)(uintptr_t)buf, k};
+    tp__iovcur src = {&one, 1, 0};
+    fill_chain(first, &src, k);
+    timeout = tp__pipe_await_room(p, k, true, timeout);
+    if (link_fast(p, first, last, k))
+        return (ssize_t)k;
+    return link_locked(p, first, k, timeout);
+}
+
 /* Every copying write of n > 0 bytes from the cursor, waiting up to
  * timeout seconds (not NaN). Called with both locks held, returns with
  * neither. */
@@ -405,6 +582,11 @@ ssize_t tp_pipe_write_timed(tp_pipe *p, const void *buf, size_t n, double timeou
         return zero_write(p, NULL, NULL);
     if (n <= TP__COPY_LOCKED_MAX && write_fast(p, buf, n))
         return (ssize_t)n;
+    if (n > TP__COPY_LOCKED_MAX) {
+        ssize_t r = write_precopied(p, buf, n, timeout);
+        if (r != -2)
+            return r;
+    }
     timeout = await_batch(p, n, timeout);
     tp__pipe_lock_both(p);
     if (n > SSIZE_MAX)
@@ -430,65 +612,6 @@ ssize_t tp_pipe_writev(tp_pipe *p, const struct iovec *iov, int iovcnt)
     double timeout = await_batch(p, n, p->timeout);
     tp__pipe_lock_both(p);
     return write_copy_locked(p, &src, n, timeout);
-}
-
-/* Free space at the end of a copy tail worth giving back before a ref
- * segment is linked after it (nothing can be appended to it after that). */
-#define TP__STRANDED_MAX 4096
-
-/* Whether linking a ref segment after a copy segment filled to `end` of
- * `cap` would strand more free space than TP__STRANDED_MAX. Without
- * giving it back, a stream that mixes copies and refs could hold up to
- * twice bsize: every ref could follow a large copy segment that small
- * writes had only begun to fill. */
-static inline bool strands(size_t cap, size_t end)
-{
-    return cap - end > TP__STRANDED_MAX;
-}
-
-/* strands for the segment t (a ref segment strands nothing). */
-static inline bool strands_space(tp__seg *t)
-{
-    return !t->is_ref && strands(t->cap, tp__seg_end(t));
-}
-
-/* strands_space for the tail the writers know (see known_tail; a ref
- * tail is known with no room). */
-static inline bool known_tail_strands_space(const tp__ext *x)
-{
-    return strands(x->w.tail_cap, x->w.tail_end);
-}
-
-/* Gives back the free space of a copy tail that a ref segment is about to
- * follow (both locks held), unless someone else holds a reference to it
- * (a view, or a large read copying out of it) or it is drained (link_chain
- * drops it). The allocator may move the block: then whatever pointed at it
- * is pointed at the new one. */
-static void shrink_tail(tp_pipe *p)
-{
-    tp__seg *t = p->tail;
-    if (t == NULL || !strands_space(t) || tp__seg_unread(t) == 0 || p->tail_busy ||
-        tp__seg_refs(t) != 1)
-        return;
-    size_t end = tp__seg_end(t);
-    tp__seg *moved = tp__realloc(t, sizeof(tp__seg) + end);
-    if (moved == NULL)
-        return;       /* keep the space; nothing is lost */
-    moved->cap = end; /* no longer full-size: freed, not recycled, when read */
-    tp__pipe_forget_tail(p);
-    if (moved == t)
-        return;
-    moved->data = tp__seg_inline_data(moved);
-    if (p->head == t) {
-        p->head = moved;
-    } else {
-        tp__seg *prev = p->head;
-        while (tp__seg_next(prev) != t)
-            prev = tp__seg_next(prev);
-        tp__seg_set_next(prev, moved);
-    }
-    p->tail = moved;
-    p->ext->match.seg = NULL; /* readmatch's cursor may point into t */
 }
 
 /* A write_ref with the write token alone: there is a tail to link after
