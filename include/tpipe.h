@@ -219,8 +219,12 @@ TP_API int tp_pipe_flush_wait(tp_pipe *p, double timeout);
  * NULL pipe, or NULL buf with n > 0; -1/ENOMEM. The bytes of one call are
  * contiguous in the stream: concurrent writers never interleave inside a
  * call (so a writer may briefly wait, even on a non-blocking end, while
- * another writer finishes copying a large write). Blocking (per the write
- * end's mode); any thread. */
+ * another writer finishes copying a large write). A blocking write of more
+ * than 4 KiB that finds too little room may wait a moment (at most 50 us,
+ * less once the reader stops freeing room) for room for all of it, then
+ * takes what fits; it copies first, so up to min(n, bsize, 1 MiB) bytes
+ * are held outside the pipe meanwhile. Blocking (per the write end's
+ * mode); any thread. */
 TP_API ssize_t tp_pipe_write(tp_pipe *p, const void *buf, size_t n);
 
 /* Hands buf to the pipe without copying. Once canwrite > 0 the whole of buf
