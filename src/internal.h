@@ -99,7 +99,12 @@ typedef struct tp__seg {
      * write token links a new tail after the old one while a reader, under
      * the pipe lock, looks at whether that one has a successor. */
     _Atomic(struct tp__seg *) next;
-    char *data;   /* inline buffer (copy) or the caller's bytes (ref) */
+    union {
+        char *data; /* inline buffer (copy) or the caller's bytes (ref) */
+        /* A released ref descriptor, on its pool's list: the one a few
+         * further down, for the popper to fetch early (see segment.c). */
+        struct tp__seg *ahead;
+    };
     size_t start; /* unread bytes are data[start, end); pipe lock */
     /* The end of the written bytes: the writer holding the write token
      * appends, then moves it with a release store; readers load it with

@@ -10,6 +10,11 @@
 /* Ref descriptors the popper hands out between takes of the released
  * ones (see tp__pool). */
 #define TP__REF_BATCH 8
+/* How far down the released list each descriptor points (`ahead`): the
+ * popper starts fetching a descriptor this many hand-offs before it
+ * needs it, about the time a line takes to cross between cores when the
+ * cores are far apart (one hand-off ahead was not enough there). */
+#define TP__REF_AHEAD 3
 
 static void stack_init(tp__stack *st)
 {
@@ -131,6 +136,15 @@ static tp__seg *take_released(tp__pool *pool)
     return s;
 }
 
+/* Starts fetching both lines of descriptor s (if any) for writing. */
+static inline void prefetch_for_writing(const tp__seg *s)
+{
+    if (s != NULL) {
+        __builtin_prefetch(s, 1);
+        __builtin_prefetch((const char *)s + 64, 1);
+    }
+}
+
 /* A released ref descriptor, or NULL for a new one (the popper only).
  * Takes the released list only a batch after the last take, so that the
  * releasing thread, which pushes one descriptor per hand-off, finds the
@@ -143,14 +157,13 @@ static tp__seg *pop_ref(tp__pool *pool)
     else if (pool->ref_since >= TP__REF_BATCH)
         s = take_released(pool);
     pool->ref_since++;
-    /* The next one's lines were last written by the releasing thread:
-     * start fetching them now, for writing, rather than stall on them at
-     * the next hand-off (both lines: a descriptor is 80 bytes). */
-    tp__seg *next = pool->own_ref;
-    if (next != NULL) {
-        __builtin_prefetch(next, 1);
-        __builtin_prefetch((char *)next + 64, 1);
-    }
+    /* The lines of the ones to come were last written by the releasing
+     * thread: start fetching them now, for writing, rather than stall on
+     * them at a later hand-off (both lines: a descriptor is 80 bytes).
+     * The next one, in case the list is new; the one `ahead`, in time. */
+    prefetch_for_writing(pool->own_ref);
+    if (s != NULL)
+        prefetch_for_writing(s->ahead);
     return s;
 }
 
@@ -180,6 +193,7 @@ typedef struct returns {
     tp__pool *pool;
     tp__seg *first, *last;
     size_t n;
+    tp__seg *recent[TP__REF_AHEAD]; /* the last ones added, by n modulo */
 } returns;
 
 static void returns_flush(returns *r)
@@ -199,6 +213,11 @@ static void returns_add(returns *r, tp__seg *s)
     } else {
         atomic_store_explicit(&s->next, r->first, memory_order_relaxed);
     }
+    /* The list runs from the last one added: the one added
+     * TP__REF_AHEAD before s lies that far down after it. */
+    size_t slot = r->n % TP__REF_AHEAD;
+    s->ahead = r->n >= TP__REF_AHEAD ? r->recent[slot] : NULL;
+    r->recent[slot] = s;
     r->first = s;
     r->n++;
 }
@@ -282,8 +301,10 @@ static void pool_put(tp__seg *s, returns *r)
         /* A ref descriptor lets go of the pool only when it is freed. */
         if (r != NULL)
             returns_add(r, s);
-        else
+        else {
+            s->ahead = NULL;
             push_refs(pool, s, s, 1);
+        }
         return;
     }
     if (s->cap != pool->seg_cap || !stack_push(&pool->free_copy, s, pool->max_free_copy))
@@ -368,7 +389,7 @@ void tp_views_release(tp_view **views, int n)
 {
     if (views == NULL)
         return;
-    returns r = {NULL, NULL, NULL, 0};
+    returns r = {.pool = NULL};
     for (int i = 0; i < n; i++)
         if (views[i] != NULL)
             unref((tp__seg *)(void *)views[i], &r);
