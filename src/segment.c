@@ -299,9 +299,9 @@ static void pool_put(tp__seg *s, returns *r)
     tp__pool *pool = s->pool;
     if (s->is_ref) {
         /* A ref descriptor lets go of the pool only when it is freed. */
-        if (r != NULL)
+        if (r != NULL) {
             returns_add(r, s);
-        else {
+        } else {
             s->ahead = NULL;
             push_refs(pool, s, s, 1);
         }
