@@ -222,9 +222,9 @@ TP_API int tp_pipe_flush_wait(tp_pipe *p, double timeout);
  * another writer finishes copying a large write). A blocking write of more
  * than 4 KiB that finds too little room may wait a moment (at most 50 us,
  * less once the reader stops freeing room) for room for all of it, then
- * takes what fits; it copies first, so up to min(n, bsize, 1 MiB) bytes
- * are held outside the pipe meanwhile. Blocking (per the write end's
- * mode); any thread. */
+ * takes what fits; it copies first, so meanwhile up to min(n, bsize,
+ * 1 MiB) bytes (more if they seemed to fit at once) are held outside the
+ * pipe. Blocking (per the write end's mode); any thread. */
 TP_API ssize_t tp_pipe_write(tp_pipe *p, const void *buf, size_t n);
 
 /* Hands buf to the pipe without copying. Once canwrite > 0 the whole of buf

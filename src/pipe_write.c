@@ -515,6 +515,17 @@ static ssize_t link_locked(tp_pipe *p, tp__seg *first, size_t n, double timeout)
 /* Most bytes one large write copies before it knows there is room. */
 #define TP__PRECOPY_MAX (1024 * 1024)
 
+/* How much of an n-byte write to copy before linking it: all that the
+ * writers' copies of the counters say fits now, or, in a pipe fuller
+ * than that, up to TP__PRECOPY_MAX (and bsize) to hold ready. */
+static size_t precopy_size(const tp__ext *x, size_t n)
+{
+    size_t used = (size_t)(x->w.published - x->w.consumed);
+    size_t room = used < x->w.bsize ? x->w.bsize - used : 0;
+    size_t ready = TP__MIN(x->w.bsize, TP__PRECOPY_MAX);
+    return TP__MIN(TP__MIN(n, (size_t)SSIZE_MAX), room > ready ? room : ready);
+}
+
 /* A large write (more than TP__COPY_LOCKED_MAX bytes) that may wait, on
  * a pipe with a tail that would strand no space: copies first, into
  * fresh segments taken with the write token, and links after, once there
@@ -522,7 +533,7 @@ static ssize_t link_locked(tp_pipe *p, tp__seg *first, size_t n, double timeout)
  * has its bytes ready when the reader makes room, instead of starting to
  * copy only then: its copy overlaps the reader's, not the round trip
  * between them. The pipe holds no more than bsize; the writer's private
- * chain, TP__PRECOPY_MAX at most, comes on top until it is linked.
+ * chain (see precopy_size) comes on top until it is linked.
  * Returns the bytes written, -1 with errno, or -2 to leave the write to
  * the reserving path (nothing done). */
 static ssize_t write_precopied(tp_pipe *p, const void *buf, size_t n, double timeout)
@@ -531,10 +542,12 @@ static ssize_t write_precopied(tp_pipe *p, const void *buf, size_t n, double tim
         !tp__wtoken_try(p))
         return -2;
     tp__ext *x = known_tail(p);
-    size_t k = TP__MIN(n, TP__MIN(p->bsize, TP__PRECOPY_MAX));
     tp__seg *first = NULL, *last = NULL;
-    if (x != NULL && !known_tail_strands_space(x))
+    size_t k = 0;
+    if (x != NULL && !known_tail_strands_space(x)) {
+        k = precopy_size(x, n);
         first = new_chain(p->pool, k, &last); /* pops the pool: token held */
+    }
     tp__wtoken_give(p);
     if (first == NULL)
         return -2;

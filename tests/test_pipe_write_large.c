@@ -85,6 +85,24 @@ static void large_write_with_some_room_writes_what_fits(void **state)
     tp_pipe_free(p);
 }
 
+static void large_write_that_fits_is_written_whole(void **state)
+{
+    (void)state;
+    /* More than the writer copies ahead while it waits (1 MiB), but it
+     * all fits: one call takes it all. */
+    const size_t n = 3 * 1024 * 1024;
+    tp_pipe *p = tp_pipe_new(4 * 1024 * 1024, true, true, TP_FOREVER, NULL);
+    unsigned char *src = malloc(n + 1);
+    assert_non_null(src);
+    tt_fill_pattern(src, n + 1, 0);
+    assert_int_equal(tp_pipe_write(p, src, 1), 1); /* a tail to link after */
+    assert_int_equal(tp_pipe_write(p, src + 1, n), n);
+    assert_int_equal(tp_pipe_buffered(p), n + 1);
+    expect_pattern(p, n + 1, 0);
+    free(src);
+    tp_pipe_free(p);
+}
+
 static void large_write_times_out_on_a_full_pipe(void **state)
 {
     (void)state;
@@ -182,6 +200,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(large_write_waits_for_room_then_writes_all),
         cmocka_unit_test(large_write_with_some_room_writes_what_fits),
+        cmocka_unit_test(large_write_that_fits_is_written_whole),
         cmocka_unit_test(large_write_times_out_on_a_full_pipe),
         cmocka_unit_test(large_write_nonblocking_full_pipe_eagain),
         cmocka_unit_test(large_write_eof_while_waiting_epipe),
