@@ -347,12 +347,11 @@ static bool let_go_of_tail(tp_pipe *p)
  * is still copying from, or a view holds, stays too, though it cannot be
  * rewound: a large write links after it with the token alone (see
  * write_precopied in pipe_write.c), and the next read unlinks it as the
- * head it then is. A drained ref tail holds
- * the caller's buffer, whose release is due now. If a view holds it too
- * (zero-copy reads), it stays as a husk and the view's release runs the
- * callback: the writer's next write_ref then links after it, without the
- * lock. Otherwise the reader waits out a writer's short turn, or revokes
- * the bias, to unlink it. */
+ * head it then is. A drained ref tail holds the caller's buffer, whose
+ * release is due now. If a view holds it too (zero-copy reads), it stays
+ * as a husk and the view's release runs the callback: the writer's next
+ * write_ref then links after it, without the lock. Otherwise the reader
+ * waits out a writer's short turn, or revokes the bias, to unlink it. */
 static void drop_head(tp_pipe *p, tp__seg **garbage)
 {
     tp__seg *s = p->head;
@@ -366,10 +365,10 @@ static void drop_head(tp_pipe *p, tp__seg **garbage)
         if (!s->is_ref || tp__seg_make_husk(s))
             return;
         tp__wtoken_take(p);
-        /* A writer may have linked a segment, or appended to this one,
-         * before the token came free. */
+        /* A writer may have linked a segment before the token came free
+         * (nothing is ever appended to a ref segment). */
         next = tp__seg_next(s);
-        bool keep = tp__seg_unread(s) != 0 || (next == NULL && !let_go_of_tail(p));
+        bool keep = next == NULL && !let_go_of_tail(p);
         tp__wtoken_give(p);
         if (keep)
             return;

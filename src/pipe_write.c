@@ -398,6 +398,19 @@ static tp__ext *known_tail(tp_pipe *p)
     return x;
 }
 
+/* Links the private chain [first..last] of n bytes after the tail the
+ * writers know (x from known_tail), which `last` then is for them too,
+ * publishes the bytes and gives back the write token. */
+static void link_after_known(tp_pipe *p, tp__ext *x, tp__seg *first, tp__seg *last, size_t n)
+{
+    /* The last touch of the old tail: once linked, a reader may unlink it. */
+    tp__seg_set_next(x->w.tail, first);
+    p->tail = last;
+    learn_tail(x, last);
+    publish(p, n);
+    finish_unlocked(p);
+}
+
 /* The common small write (n <= TP__COPY_LOCKED_MAX), with the write
  * token alone: it fits the tail's free space and the pipe's room, and
  * nothing is in the way. Returns whether it wrote. */
@@ -419,11 +432,10 @@ static bool write_fast(tp_pipe *p, const void *buf, size_t n)
     return true;
 }
 
-/* Gives back the free space of a copy tail that a ref segment is about to
- * follow (both locks held), unless someone else holds a reference to it
- * (a view, or a large read copying out of it) or it is drained (link_chain
- * drops it). The allocator may move the block: then whatever pointed at it
- * is pointed at the new one. */
+/* Gives back the free space of a copy tail that a ref segment or a large
+ * write's ready chain is about to follow (both locks held), unless someone else holds a reference
+ * to it (a view, or a large read copying out of it) or it is drained (link_chain drops it). The
+ * allocator may move the block: then whatever pointed at it is pointed at the new one. */
 static void shrink_tail(tp_pipe *p)
 {
     tp__seg *t = p->tail;
@@ -478,12 +490,7 @@ static bool link_fast(tp_pipe *p, tp__seg *first, tp__seg *last, size_t n)
         tp__wtoken_give(p);
         return false;
     }
-    /* The last touch of the old tail: once linked, a reader may unlink it. */
-    tp__seg_set_next(x->w.tail, first);
-    p->tail = last;
-    learn_tail(x, last);
-    publish(p, n);
-    finish_unlocked(p);
+    link_after_known(p, x, first, last, n);
     return true;
 }
 
@@ -642,13 +649,7 @@ static bool write_ref_fast(tp_pipe *p, const void *buf, size_t n, tp_release_fn 
         tp__wtoken_give(p);
         return false;
     }
-    /* The last touch of the old tail: once linked, a reader may unlink it. */
-    tp__seg_set_next(x->w.tail, s);
-    p->tail = s;
-    x->w.tail = s; /* known, with no room: learn_tail's answer */
-    x->w.tail_end = x->w.tail_cap = 0;
-    publish(p, n);
-    finish_unlocked(p);
+    link_after_known(p, x, s, s, n); /* a ref tail is known with no room */
     return true;
 }
 
